@@ -1,0 +1,46 @@
+import type { Redis } from 'ioredis'
+
+// Only one discovery replica polls Workers; the others wait to take over. The lock is a key
+// holding the owner's id with an expiry that the owner keeps renewing.
+
+const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`
+
+export class LeaderLock {
+  private timer: NodeJS.Timeout | undefined
+  private leading = false
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly key: string,
+    private readonly ownerId: string,
+    private readonly ttlMs: number,
+    private readonly onChange: (leading: boolean) => void,
+  ) {}
+
+  start(): void {
+    void this.tick()
+    this.timer = setInterval(() => void this.tick(), Math.max(100, Math.floor(this.ttlMs / 3)))
+  }
+
+  private async tick(): Promise<void> {
+    let leading: boolean
+    try {
+      leading = this.leading
+        ? (await this.redis.eval(RENEW, 1, this.key, this.ownerId, this.ttlMs)) === 1
+        : (await this.redis.set(this.key, this.ownerId, 'PX', this.ttlMs, 'NX')) === 'OK'
+    } catch {
+      leading = false
+    }
+    if (leading !== this.leading) {
+      this.leading = leading
+      this.onChange(leading)
+    }
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer)
+    if (this.leading) await this.redis.eval(RELEASE, 1, this.key, this.ownerId).catch(() => undefined)
+    this.leading = false
+  }
+}

@@ -1,0 +1,92 @@
+import type { Redis } from 'ioredis'
+import type { Logger, RedisKeys, WorkerState } from '@slotway/shared'
+
+/** The parts of a state whose change others must hear about at once (not slot counts). */
+function identity(state: WorkerState): string {
+  return JSON.stringify([state.url, state.status, state.reason, state.pool, state.functions, state.services, state.tags, state.slots?.limit, state.websocketPort])
+}
+
+const SLOT_FLUSH_MS = 1000
+
+/**
+ * Writes Worker states to Redis. A status change is written and announced at once (and logged
+ * once). Slot counts change with every task, so they only update the pool's capacity hash —
+ * which the slot ledger reads — and the full state is refreshed at most once a second.
+ */
+export class StatePublisher {
+  private readonly published = new Map<string, { identity: string; pool: string | undefined; busy: number | undefined }>()
+  private readonly dirty = new Map<string, WorkerState>()
+  private flushTimer: NodeJS.Timeout | undefined
+
+  constructor(private readonly redis: Redis, private readonly keys: RedisKeys, private readonly logger: Logger) {}
+
+  publish(state: WorkerState): void {
+    const before = this.published.get(state.id)
+    const id = identity(state)
+    const routable = state.status === 'ready' && state.pool !== undefined && state.slots !== undefined
+    const busy = routable ? state.slots!.used + state.slots!.queue : undefined
+    const pipeline = this.redis.pipeline()
+
+    if (before?.pool && before.pool !== state.pool) pipeline.hdel(this.keys.capacity(before.pool), state.id)
+    if (routable) pipeline.hset(this.keys.capacity(state.pool!), state.id, `${state.slots!.limit} ${busy}`)
+    else if (state.pool) pipeline.hdel(this.keys.capacity(state.pool), state.id)
+
+    if (!before || before.identity !== id) {
+      pipeline.hset(this.keys.workers, state.id, JSON.stringify(state))
+      if (state.pool) pipeline.sadd(this.keys.pools, state.pool)
+      pipeline.publish(this.keys.workersChanged, state.id)
+      this.dirty.delete(state.id)
+      this.logChange(before === undefined, state)
+    } else {
+      this.dirty.set(state.id, state)
+      this.flushTimer ??= setTimeout(() => this.flush(), SLOT_FLUSH_MS)
+      // Fewer busy slots means room: wake the dispatchers waiting on this pool.
+      if (routable && (before.busy === undefined || busy! < before.busy)) pipeline.publish(this.keys.capacityChanged, state.pool!)
+    }
+    this.published.set(state.id, { identity: id, pool: state.pool, busy })
+    pipeline.exec().catch(error => this.logger.warn('cannot write Worker state', { worker: state.url, error: String(error) }))
+  }
+
+  private flush(): void {
+    this.flushTimer = undefined
+    if (this.dirty.size === 0) return
+    const pipeline = this.redis.pipeline()
+    for (const state of this.dirty.values()) pipeline.hset(this.keys.workers, state.id, JSON.stringify(state))
+    this.dirty.clear()
+    pipeline.exec().catch(() => undefined)
+  }
+
+  private logChange(first: boolean, state: WorkerState): void {
+    const detail = { worker: state.url, status: state.status, ...(state.reason ? { reason: state.reason } : {}), ...(state.pool ? { pool: state.pool } : {}) }
+    if (first) this.logger.info('Worker added', detail)
+    else this.logger.info(`Worker is ${state.status}`, detail)
+  }
+
+  /** A Worker left the list: forget it everywhere. */
+  async remove(workerId: string, url: string): Promise<void> {
+    const before = this.published.get(workerId)
+    this.published.delete(workerId)
+    this.dirty.delete(workerId)
+    const pipeline = this.redis.pipeline().hdel(this.keys.workers, workerId)
+    if (before?.pool) pipeline.hdel(this.keys.capacity(before.pool), workerId)
+    pipeline.publish(this.keys.workersChanged, workerId)
+    await pipeline.exec()
+    this.logger.info('Worker removed', { worker: url })
+  }
+
+  /** Drops states left in Redis by an earlier run for Workers no longer listed. */
+  async forgetAllBut(keepIds: Set<string>): Promise<void> {
+    const stored = await this.redis.hgetall(this.keys.workers)
+    for (const [id, json] of Object.entries(stored)) {
+      if (keepIds.has(id)) continue
+      const state = JSON.parse(json) as WorkerState
+      this.published.set(id, { identity: '', pool: state.pool, busy: undefined })
+      await this.remove(id, state.url)
+    }
+  }
+
+  stop(): void {
+    clearTimeout(this.flushTimer)
+    this.flush()
+  }
+}

@@ -1,0 +1,52 @@
+import { randomUUID } from 'node:crypto'
+import {
+  ConfigError,
+  DispatcherEnv,
+  WorkerDirectory,
+  connectRedis,
+  createLogger,
+  createSecretBox,
+  loadConfig,
+  redisKeys,
+  redisUrl,
+} from '@slotway/shared'
+import { Dispatcher } from './dispatcher.js'
+
+// Wire-up only: config → connections → dispatcher → graceful stop.
+let config: DispatcherEnv
+try {
+  config = loadConfig(DispatcherEnv)
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error
+  console.error(error.message)
+  process.exit(1)
+}
+
+const replicaId = `dispatcher-${randomUUID().slice(0, 8)}`
+const logger = createLogger({ service: 'dispatcher', level: config.LOG_LEVEL, format: config.LOG_FORMAT, replica: replicaId })
+const keys = redisKeys(config.REDIS_PREFIX)
+const url = redisUrl(config)
+const redis = connectRedis(url, `${replicaId}:commands`)
+const subscriber = connectRedis(url, `${replicaId}:events`)
+for (const connection of [redis, subscriber]) connection.on('error', error => logger.debug('redis connection error', { error: error.message }))
+
+const directory = new WorkerDirectory(redis, subscriber, keys)
+const dispatcher = new Dispatcher({ config, keys, redis, subscriber, directory, secretBox: createSecretBox(config.LB_AUTH_KEY), logger, replicaId })
+
+await directory.start()
+await dispatcher.start()
+logger.info('dispatcher ready', { replica: replicaId })
+
+let stopping = false
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return
+  stopping = true
+  logger.info('stopping: finishing running tasks', { signal, active: dispatcher.activeTasks })
+  await dispatcher.stop()
+  directory.stop()
+  await Promise.allSettled([redis.quit(), subscriber.quit()])
+  logger.info('stopped')
+  process.exit(0)
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'))
+process.on('SIGINT', () => void shutdown('SIGINT'))

@@ -1,0 +1,144 @@
+import { randomUUID } from 'node:crypto'
+import { Worker as QueueWorker, type Job } from 'bullmq'
+import type { Redis } from 'ioredis'
+import type { Logger, TaskJobData, WorkerDirectory } from '@slotway/shared'
+import type { CapacitySignal } from './capacity-signal.js'
+import type { Reservation, SlotLedger } from './slot-ledger.js'
+import type { TaskRunner } from './task-runner.js'
+
+export interface PoolRunnerDeps {
+  connection: Redis
+  bullPrefix: string
+  ledger: SlotLedger
+  directory: WorkerDirectory
+  signal: CapacitySignal
+  runner: TaskRunner
+  lockDurationMs: number
+  capacityRecheckMs: number
+  logger: Logger
+}
+
+interface ActiveTask {
+  job: Job<TaskJobData>
+  token: string
+  done: Promise<void>
+}
+
+/**
+ * Feeds one pool's queue to its Workers. The order matters: first a slot is reserved, and only
+ * then is a task taken from the queue. A task therefore never sits "active" in a dispatcher
+ * waiting for room, and the task that gets a free slot is always the best one waiting at that
+ * moment, whichever replica holds the slot.
+ */
+export class PoolRunner {
+  private readonly queueWorker: QueueWorker<TaskJobData>
+  private readonly active = new Map<string, ActiveTask>()
+  private stopping = false
+  private loop: Promise<void> | undefined
+
+  constructor(readonly pool: string, private readonly deps: PoolRunnerDeps) {
+    this.queueWorker = new QueueWorker<TaskJobData>(pool, null, {
+      connection: deps.connection,
+      prefix: deps.bullPrefix,
+      autorun: false,
+      lockDuration: deps.lockDurationMs,
+      // A replica killed mid-task loses its lock; another replica's checker puts the task back.
+      stalledInterval: Math.max(1000, Math.floor(deps.lockDurationMs / 2)),
+      maxStalledCount: 3,
+      drainDelay: 2,
+    })
+    this.queueWorker.on('error', error => deps.logger.warn('queue worker error', { pool, error: String(error) }))
+  }
+
+  start(): void {
+    void this.queueWorker.startStalledCheckTimer()
+    this.loop = this.fetchLoop()
+  }
+
+  private async fetchLoop(): Promise<void> {
+    const { ledger, directory, signal, logger } = this.deps
+    while (!this.stopping) {
+      const seen = signal.version(this.pool)
+      const candidates = directory.readyInPool(this.pool).map(worker => worker.id)
+      let reservation: Reservation | undefined
+      try {
+        reservation = await ledger.reserve(this.pool, candidates)
+      } catch (error) {
+        logger.warn('slot reservation failed', { pool: this.pool, error: String(error) })
+      }
+      if (!reservation) {
+        await signal.wait(this.pool, seen, this.deps.capacityRecheckMs)
+        continue
+      }
+      const token = randomUUID()
+      let job: Job<TaskJobData> | undefined
+      let failed = false
+      try {
+        job = await this.queueWorker.getNextJob(token)
+      } catch (error) {
+        failed = true
+        logger.warn('taking a task from the queue failed', { pool: this.pool, error: String(error) })
+      }
+      if (!job?.id) {
+        // Nothing queued (the blocking wait timed out): give the slot back and wait again.
+        await ledger.release(reservation).catch(() => undefined)
+        if (failed) await new Promise(resolve => setTimeout(resolve, 500))
+        continue
+      }
+      reservation = await this.preferAnotherWorker(job, reservation, candidates)
+      this.track(job, token, reservation)
+    }
+  }
+
+  /** A retried task goes elsewhere when the pool has room elsewhere. */
+  private async preferAnotherWorker(job: Job<TaskJobData>, reservation: Reservation, candidates: string[]): Promise<Reservation> {
+    const failedOn = job.data.lastWorkerId
+    if (failedOn !== reservation.workerId || candidates.length < 2) return reservation
+    const other = await this.deps.ledger.reserve(this.pool, candidates, failedOn).catch(() => undefined)
+    if (!other) return reservation
+    if (other.workerId === failedOn) {
+      await this.deps.ledger.release(other)
+      return reservation
+    }
+    await this.deps.ledger.release(reservation)
+    return other
+  }
+
+  private track(job: Job<TaskJobData>, token: string, reservation: Reservation): void {
+    const id = job.id!
+    const done = this.deps.runner
+      .run(job, token, reservation)
+      .catch((error: unknown) => {
+        this.deps.logger.error('task run failed', { pool: this.pool, taskId: id, error: String(error) })
+      })
+      .finally(() => this.active.delete(id))
+    this.active.set(id, { job, token, done })
+  }
+
+  /** Keeps BullMQ's locks on running tasks, so no other replica thinks they stalled. */
+  async extendLocks(): Promise<void> {
+    await Promise.all(
+      [...this.active.values()].map(({ job, token }) =>
+        job.extendLock(token, this.deps.lockDurationMs).catch(error =>
+          this.deps.logger.warn('lock extension failed', { taskId: job.id, error: String(error) }),
+        ),
+      ),
+    )
+  }
+
+  get activeCount(): number {
+    return this.active.size
+  }
+
+  /** Stops taking tasks, waits for the running ones (up to `drainMs`), then closes. */
+  async stop(drainMs: number): Promise<void> {
+    this.stopping = true
+    this.deps.signal.wakeAll()
+    await this.loop
+    const drained = Promise.all([...this.active.values()].map(task => task.done))
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([drained, new Promise(resolve => (timer = setTimeout(resolve, drainMs)))])
+    clearTimeout(timer)
+    await this.queueWorker.close(true)
+  }
+}

@@ -1,0 +1,85 @@
+import { readFileSync } from 'node:fs'
+import type { Redis, Result, ClientContext } from 'ioredis'
+import type { RedisKeys } from '@slotway/shared'
+
+const script = (name: string) => readFileSync(new URL(`../lua/${name}.lua`, import.meta.url), 'utf8')
+
+/** A slot held on one Worker; it must be released exactly once. */
+export interface Reservation {
+  id: string
+  pool: string
+  workerId: string
+}
+
+declare module 'ioredis' {
+  interface RedisCommander<Context extends ClientContext = { type: 'default' }> {
+    reserveSlot(numKeys: number, ...args: (string | number)[]): Result<string | null, Context>
+    renewSlot(key: string, reservationId: string, expiresAt: number, now: number): Result<number, Context>
+    releaseSlot(key: string, reservationId: string, channel: string, pool: string): Result<number, Context>
+  }
+}
+
+/**
+ * The slot ledger: which dispatcher holds which slot of which Worker, in Redis, with leases.
+ * Every change is one Lua script, so replicas never race each other.
+ */
+export class SlotLedger {
+  private sequence = 0
+  private readonly held = new Map<string, Reservation>()
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly ownerId: string,
+    private readonly leaseMs: number,
+  ) {
+    redis.defineCommand('reserveSlot', { lua: script('reserve-slot') })
+    redis.defineCommand('renewSlot', { numberOfKeys: 1, lua: script('renew-slot') })
+    redis.defineCommand('releaseSlot', { numberOfKeys: 1, lua: script('release-slot') })
+  }
+
+  /** Takes a free slot on one of `workerIds` (preferring any but `avoidWorkerId`), or returns undefined. */
+  async reserve(pool: string, workerIds: string[], avoidWorkerId = ''): Promise<Reservation | undefined> {
+    if (workerIds.length === 0) return undefined
+    const id = `${this.ownerId}:${++this.sequence}`
+    const now = Date.now()
+    const ledgers = workerIds.map(workerId => this.keys.slots(pool, workerId))
+    const workerId = await this.redis.reserveSlot(
+      1 + workerIds.length,
+      this.keys.capacity(pool),
+      ...ledgers,
+      now,
+      now + this.leaseMs,
+      id,
+      avoidWorkerId,
+      ...workerIds,
+    )
+    if (!workerId) return undefined
+    const reservation = { id, pool, workerId }
+    this.held.set(id, reservation)
+    return reservation
+  }
+
+  async release(reservation: Reservation): Promise<void> {
+    if (!this.held.delete(reservation.id)) return
+    await this.redis.releaseSlot(
+      this.keys.slots(reservation.pool, reservation.workerId),
+      reservation.id,
+      this.keys.capacityChanged,
+      reservation.pool,
+    )
+  }
+
+  /** Extends every lease this process holds; called on a timer well inside the lease. */
+  async renewAll(): Promise<void> {
+    if (this.held.size === 0) return
+    const now = Date.now()
+    const pipeline = this.redis.pipeline()
+    for (const r of this.held.values()) pipeline.renewSlot(this.keys.slots(r.pool, r.workerId), r.id, now + this.leaseMs, now)
+    await pipeline.exec()
+  }
+
+  get heldCount(): number {
+    return this.held.size
+  }
+}

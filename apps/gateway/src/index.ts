@@ -1,0 +1,64 @@
+import { randomUUID } from 'node:crypto'
+import { once } from 'node:events'
+import {
+  ConfigError,
+  GatewayEnv,
+  connectRedis,
+  createLogger,
+  createSecretBox,
+  loadConfig,
+  redisKeys,
+  redisUrl,
+} from '@slotway/shared'
+import { ResultWaiter } from './result-waiter.js'
+import { createServer } from './server.js'
+import { TaskQueues } from './task-queues.js'
+
+// Wire-up only: config → connections → HTTP server → graceful stop.
+let config: GatewayEnv
+try {
+  config = loadConfig(GatewayEnv)
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error
+  console.error(error.message)
+  process.exit(1)
+}
+
+const gatewayId = `gateway-${randomUUID().slice(0, 8)}`
+const logger = createLogger({ service: 'gateway', level: config.LOG_LEVEL, format: config.LOG_FORMAT, replica: gatewayId })
+const keys = redisKeys(config.REDIS_PREFIX)
+const url = redisUrl(config)
+const redis = connectRedis(url, `${gatewayId}:commands`)
+const subscriber = connectRedis(url, `${gatewayId}:replies`)
+for (const connection of [redis, subscriber]) connection.on('error', error => logger.debug('redis connection error', { error: error.message }))
+
+const queues = new TaskQueues(redis, keys.bullPrefix)
+const waiter = new ResultWaiter(subscriber, keys, gatewayId, queues, config.RESULT_RECHECK_INTERVAL)
+await waiter.start()
+
+const app = createServer({ config, redis, queues, waiter, secretBox: createSecretBox(config.LB_AUTH_KEY), logger })
+const server = app.listen(config.PORT, config.HOST)
+await once(server, 'listening')
+server.keepAliveTimeout = 65_000
+const address = server.address()
+logger.info('gateway ready', { port: typeof address === 'object' && address ? address.port : config.PORT })
+
+let stopping = false
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return
+  stopping = true
+  logger.info('stopping: no new requests, waiting for open ones', { signal, waiting: waiter.pending })
+  const closed = new Promise(resolve => server.close(resolve))
+  server.closeIdleConnections()
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([closed, new Promise(resolve => (timer = setTimeout(resolve, config.DRAIN_TIMEOUT)))])
+  clearTimeout(timer)
+  waiter.stop()
+  server.closeAllConnections()
+  await queues.close().catch(() => undefined)
+  await Promise.allSettled([redis.quit(), subscriber.quit()])
+  logger.info('stopped')
+  process.exit(0)
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'))
+process.on('SIGINT', () => void shutdown('SIGINT'))

@@ -1,0 +1,45 @@
+// The only place that spells a Redis key or channel. Every other file asks this module.
+// Keys of one pool share a {hash tag}, so a Redis Cluster keeps them on one slot and a
+// Lua script may touch all of them at once.
+
+/** A pool is every Worker of one group and contract; tasks queue per pool. */
+export interface PoolRef {
+  group: string
+  contract: number
+}
+
+/** `default@1`: readable, and safe as a BullMQ queue name (BullMQ forbids ':'). */
+export function poolId(pool: PoolRef): string {
+  return `${pool.group}@${pool.contract}`
+}
+
+export function parsePoolId(id: string): PoolRef {
+  const at = id.lastIndexOf('@')
+  return { group: id.slice(0, at), contract: Number(id.slice(at + 1)) }
+}
+
+export type RedisKeys = ReturnType<typeof redisKeys>
+
+export function redisKeys(prefix: string) {
+  return {
+    prefix,
+    /** BullMQ's own prefix; its queues are named by poolId(). */
+    bullPrefix: `${prefix}:bull`,
+    /** Hash: workerId → WorkerState JSON, written by discovery only. */
+    workers: `${prefix}:workers`,
+    /** Channel: a Worker's state changed (message: workerId). */
+    workersChanged: `${prefix}:workers:changed`,
+    /** Hash per pool: workerId → "limit used" for Workers that may take tasks now. */
+    capacity: (pool: string) => `${prefix}:{${pool}}:capacity`,
+    /** Sorted set per Worker: reservationId scored by its lease expiry (ms). */
+    slots: (pool: string, workerId: string) => `${prefix}:{${pool}}:slots:${workerId}`,
+    /** Channel: capacity may have appeared in a pool (message: poolId). */
+    capacityChanged: `${prefix}:capacity:changed`,
+    /** Channel per gateway replica: the results of the sync tasks it waits for. */
+    replies: (gatewayId: string) => `${prefix}:replies:${gatewayId}`,
+    /** String: the discovery replica that owns polling (value: its id, with an expiry). */
+    discoveryLeader: `${prefix}:discovery:leader`,
+    /** Set: the known pools, so dispatchers can find queues with nothing running yet. */
+    pools: `${prefix}:pools`,
+  }
+}
