@@ -1,0 +1,59 @@
+import { ServiceProcess } from './process.js'
+import { freePort } from './ports.js'
+import { referenceWorkerPath, serviceEntry, type WorkerKind } from './paths.js'
+
+export interface TestWorkerOptions {
+  kind: WorkerKind
+  lbAuthKey: string
+  authKey?: string
+  slots?: number
+  group?: string
+  contract?: number
+  extraFunction?: string
+}
+
+export interface WorkerStats {
+  maxUsed: number
+  maxQueued: number
+  received: number
+  started: { function: string; tag: string | null; priority: number }[]
+  used: number
+  queued: number
+}
+
+/** A protocol-speaking Worker for tests: our demo Worker, or the foreign reference Worker. Both count what they run. */
+export class TestWorker {
+  private constructor(readonly process: ServiceProcess, readonly url: string, readonly authKey: string) {}
+
+  static async start(options: TestWorkerOptions): Promise<TestWorker> {
+    const [port, wsPort] = [await freePort(), await freePort()]
+    const authKey = options.authKey ?? 'worker-key-0123456789'
+    const slots = String(options.slots ?? 10)
+    const group = options.group ?? 'default'
+    const contract = String(options.contract ?? 1)
+    let service: ServiceProcess
+    if (options.kind === 'reference') {
+      const args = [referenceWorkerPath, '--port', String(port), '--ws-port', String(wsPort), '--slots', slots, '--group', group,
+        '--contract', contract, '--auth-key', authKey, '--lb-auth-key', options.lbAuthKey]
+      if (options.extraFunction) args.push('--extra-function', options.extraFunction)
+      service = ServiceProcess.start(`reference-worker:${port}`, args, {})
+    } else {
+      service = ServiceProcess.start(`demo-worker:${port}`, [serviceEntry('demo-worker')], {
+        PORT: String(port), WS_PORT: String(wsPort), HOST: '127.0.0.1', SLOTS: slots, GROUP: group, CONTRACT: contract,
+        AUTH_KEY: authKey, LB_AUTH_KEY: options.lbAuthKey, STATS_ENDPOINT: 'true',
+        ...(options.extraFunction ? { EXTRA_FUNCTION: options.extraFunction } : {}),
+      })
+    }
+    await service.waitForLine(/worker: http \d+/)
+    return new TestWorker(service, `http://127.0.0.1:${port}`, authKey)
+  }
+
+  async stats(): Promise<WorkerStats> {
+    const response = await fetch(`${this.url}/stats`)
+    return (await response.json()) as WorkerStats
+  }
+
+  stop(): Promise<number | null> {
+    return this.process.stop()
+  }
+}
