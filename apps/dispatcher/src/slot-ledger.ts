@@ -32,6 +32,7 @@ export class SlotLedger {
     private readonly keys: RedisKeys,
     private readonly ownerId: string,
     private readonly leaseMs: number,
+    private readonly now: () => number = Date.now,
   ) {
     redis.defineCommand('reserveSlot', { lua: script('reserve-slot') })
     redis.defineCommand('renewSlot', { numberOfKeys: 1, lua: script('renew-slot') })
@@ -42,7 +43,7 @@ export class SlotLedger {
   async reserve(pool: string, workerIds: string[], avoidWorkerId = ''): Promise<Reservation | undefined> {
     if (workerIds.length === 0) return undefined
     const id = `${this.ownerId}:${++this.sequence}`
-    const now = Date.now()
+    const now = this.now()
     const ledgers = workerIds.map(workerId => this.keys.slots(pool, workerId))
     const workerId = await this.redis.reserveSlot(
       1 + workerIds.length,
@@ -73,7 +74,7 @@ export class SlotLedger {
   /** Extends every lease this process holds; called on a timer well inside the lease. */
   async renewAll(): Promise<void> {
     if (this.held.size === 0) return
-    const now = Date.now()
+    const now = this.now()
     const pipeline = this.redis.pipeline()
     for (const r of this.held.values()) pipeline.renewSlot(this.keys.slots(r.pool, r.workerId), r.id, now + this.leaseMs, now)
     await pipeline.exec()

@@ -1,0 +1,100 @@
+import { randomUUID } from 'node:crypto'
+import { Redis } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { redisKeys } from '@slotway/shared'
+import { SlotLedger } from './slot-ledger.js'
+
+// Against the real Redis: the ledger is only worth anything if the Lua scripts hold under contention.
+const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+const keys = redisKeys(`slotway-test-${randomUUID().slice(0, 8)}`)
+const pool = 'default@1'
+const connections: Redis[] = []
+
+function connection(): Redis {
+  const redis = new Redis(url)
+  connections.push(redis)
+  return redis
+}
+
+async function setCapacity(workerId: string, limit: number, busy: number): Promise<void> {
+  await connections[0]!.hset(keys.capacity(pool), workerId, `${limit} ${busy}`)
+}
+
+describe('the slot ledger', () => {
+  beforeAll(() => {
+    connection()
+  })
+  afterAll(async () => {
+    const stale = await connections[0]!.keys(`${keys.prefix}:*`)
+    if (stale.length) await connections[0]!.del(...stale)
+    for (const redis of connections) redis.disconnect()
+  })
+
+  it('never hands out more slots than a Worker has, however many replicas race for them', async () => {
+    await setCapacity('w-race', 3, 0)
+    const ledgers = Array.from({ length: 5 }, (_, i) => new SlotLedger(connection(), keys, `replica-${i}`, 10_000))
+    const attempts = ledgers.flatMap(ledger => Array.from({ length: 10 }, () => ledger.reserve(pool, ['w-race'])))
+    const granted = (await Promise.all(attempts)).filter(Boolean)
+    expect(granted).toHaveLength(3)
+  })
+
+  it("respects the Worker's own busy count when it is above ours (tasks sent by others)", async () => {
+    const ledger = new SlotLedger(connection(), keys, 'replica', 10_000)
+    await setCapacity('w-busy', 3, 3)
+    expect(await ledger.reserve(pool, ['w-busy'])).toBeUndefined()
+    await setCapacity('w-busy', 3, 2)
+    expect(await ledger.reserve(pool, ['w-busy'])).toBeDefined()
+    // The Worker now reports 3 busy, our one among them or not: no room.
+    await setCapacity('w-busy', 3, 3)
+    expect(await ledger.reserve(pool, ['w-busy'])).toBeUndefined()
+  })
+
+  it('gives nothing on a Worker that is not in the capacity hash (offline, maintenance)', async () => {
+    const ledger = new SlotLedger(connection(), keys, 'replica', 10_000)
+    expect(await ledger.reserve(pool, ['w-absent'])).toBeUndefined()
+  })
+
+  it('picks the Worker with the most room, and the one to avoid only when nothing else has room', async () => {
+    await setCapacity('w-a', 4, 3)
+    await setCapacity('w-b', 4, 0)
+    const ledger = new SlotLedger(connection(), keys, 'replica', 10_000)
+    expect((await ledger.reserve(pool, ['w-a', 'w-b']))?.workerId).toBe('w-b')
+    expect((await ledger.reserve(pool, ['w-a', 'w-b'], 'w-b'))?.workerId).toBe('w-a')
+    expect((await ledger.reserve(pool, ['w-a', 'w-b'], 'w-a'))?.workerId).toBe('w-b')
+  })
+
+  it("returns a dead replica's slots when its lease lapses, and a live replica keeps them by renewing", async () => {
+    await setCapacity('w-lease', 1, 0)
+    // A fake clock, near the real one (Redis expires the ledger key itself by wall time).
+    let clock = Date.now()
+    const dead = new SlotLedger(connection(), keys, 'dead', 60_000, () => clock)
+    const live = new SlotLedger(connection(), keys, 'live', 60_000, () => clock)
+    expect(await dead.reserve(pool, ['w-lease'])).toBeDefined()
+    expect(await live.reserve(pool, ['w-lease'])).toBeUndefined()
+    clock += 60_001
+    expect(await live.reserve(pool, ['w-lease'])).toBeDefined()
+    clock += 30_000
+    await live.renewAll()
+    clock += 40_000
+    // Past the first lease of the live replica, but inside its renewal.
+    expect(await dead.reserve(pool, ['w-lease'])).toBeUndefined()
+  })
+
+  it('releases exactly once and announces the room once', async () => {
+    await setCapacity('w-release', 1, 0)
+    const redis = connection()
+    const subscriber = connection()
+    const announcements: string[] = []
+    subscriber.on('message', (_channel, message: string) => announcements.push(message))
+    await subscriber.subscribe(keys.capacityChanged)
+    const ledger = new SlotLedger(redis, keys, 'replica', 10_000)
+    const reservation = (await ledger.reserve(pool, ['w-release']))!
+    await ledger.release(reservation)
+    await ledger.release(reservation)
+    // A round trip on the subscriber's connection after the publishes: both would have arrived by now.
+    await redis.publish(keys.capacityChanged, 'marker')
+    await new Promise<void>(resolve => subscriber.on('message', (_c, m: string) => m === 'marker' && resolve()))
+    expect(announcements.filter(m => m === pool)).toHaveLength(1)
+    expect(await ledger.reserve(pool, ['w-release'])).toBeDefined()
+  })
+})
