@@ -1,0 +1,42 @@
+import { createWorker } from '@slotway/worker-sdk'
+import { ConfigError, parseConfig, type Config } from './config.js'
+import { demoFunctions } from './functions.js'
+
+function fail(message: string): never {
+  console.error(`demo worker: ${message}`)
+  process.exit(1)
+}
+
+let config: Config
+try {
+  config = parseConfig(process.env)
+} catch (err) {
+  fail(err instanceof ConfigError ? err.message : String(err))
+}
+
+const worker = createWorker({
+  group: config.group,
+  contract: config.contract,
+  slots: config.slots,
+  authKey: config.authKey,
+  lbAuthKey: config.lbAuthKey,
+  functions: demoFunctions(config.extraFunction),
+  tags: { implementation: 'demo' },
+  statsEndpoint: config.statsEndpoint,
+})
+
+try {
+  const { port, wsPort } = await worker.listen({ port: config.port, wsPort: config.wsPort, host: config.host })
+  console.log(`demo worker: http ${port}, ws ${wsPort}, ${config.slots} slots, group ${config.group}, contract ${config.contract}`)
+} catch (err) {
+  fail(`cannot listen: ${err instanceof Error ? err.message : String(err)}`)
+}
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    worker.close().then(
+      () => process.exit(0),
+      () => process.exit(0),
+    )
+  })
+}

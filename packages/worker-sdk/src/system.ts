@@ -1,0 +1,19 @@
+import os from 'node:os'
+
+export interface SystemInfo {
+  uptime: number
+  usedMemoryPercent: number
+  cpuLoad: number
+}
+
+const round = (value: number, digits: number): number => Math.round(value * 10 ** digits) / 10 ** digits
+
+/** Host figures the load balancer shows; cpuLoad is the 1-minute load average per CPU (0 on Windows). */
+export function systemInfo(): SystemInfo {
+  const total = os.totalmem()
+  return {
+    uptime: round(process.uptime(), 1),
+    usedMemoryPercent: total > 0 ? round((1 - os.freemem() / total) * 100, 1) : 0,
+    cpuLoad: round((os.loadavg()[0] ?? 0) / Math.max(1, os.availableParallelism()), 2),
+  }
+}
