@@ -92,8 +92,9 @@ describe('the slot ledger', () => {
     await ledger.release(reservation)
     await ledger.release(reservation)
     // A round trip on the subscriber's connection after the publishes: both would have arrived by now.
+    const markerSeen = new Promise<void>(resolve => subscriber.on('message', (_c, m: string) => m === 'marker' && resolve()))
     await redis.publish(keys.capacityChanged, 'marker')
-    await new Promise<void>(resolve => subscriber.on('message', (_c, m: string) => m === 'marker' && resolve()))
+    await markerSeen
     expect(announcements.filter(m => m === pool)).toHaveLength(1)
     expect(await ledger.reserve(pool, ['w-release'])).toBeDefined()
   })
