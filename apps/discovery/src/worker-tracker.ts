@@ -19,6 +19,8 @@ export class WorkerTracker {
   private problem: { status: WorkerStatus; reason: string } | undefined = { status: 'unknown', reason: 'not polled yet' }
   private stream: SlotStream | undefined
   private streamUrl: string | undefined
+  /** Why the stream is down, once it has failed; undefined while the first connection is still being made. */
+  private streamDown: string | undefined
   private live: { status: 'ready' | 'maintenance'; slots: SlotCounts; services: ServiceState[] | undefined } | undefined
   private lastSeenAt: number | undefined
   private timer: NodeJS.Timeout | undefined
@@ -69,8 +71,14 @@ export class WorkerTracker {
     this.dropStream()
     this.streamUrl = url
     this.stream = new SlotStream(url, this.options.stream, {
-      onOpen: () => this.emit(),
-      onDown: () => this.emit(),
+      onOpen: () => {
+        this.streamDown = undefined
+        this.emit()
+      },
+      onDown: reason => {
+        this.streamDown = reason
+        this.emit()
+      },
       onMessage: message => {
         this.lastSeenAt = Date.now()
         this.live = { status: message.status, slots: message.slots, services: message.services ?? this.live?.services }
@@ -84,6 +92,7 @@ export class WorkerTracker {
     this.stream?.close()
     this.stream = undefined
     this.streamUrl = undefined
+    this.streamDown = undefined
   }
 
   private emit(): void {
@@ -107,8 +116,8 @@ export class WorkerTracker {
       status = 'degraded'
       reason = `service not up: ${servicesDown.map(service => `${service.name} (${service.state})`).join(', ')}`
     } else if (!base.streamConnected) {
-      status = 'offline'
-      reason = 'slot stream not connected'
+      status = this.streamDown ? 'offline' : 'unknown'
+      reason = this.streamDown ?? 'connecting to the slot stream'
     }
     return {
       ...base,

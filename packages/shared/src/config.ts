@@ -3,7 +3,6 @@ import { z } from 'zod'
 // Every service is configured by environment variables only. Each one is parsed here, once,
 // at start; a bad value stops the service with one line naming the variable.
 
-const bool = z.enum(['true', 'false', '1', '0']).transform(v => v === 'true' || v === '1')
 const ms = z.coerce.number().int().min(0)
 const positiveInt = z.coerce.number().int().min(1)
 const port = z.coerce.number().int().min(0).max(65535)

@@ -63,7 +63,7 @@ function checkDefaults(name: string, params: ParamRules): void {
     try {
       checkValue(key, rule, rule.default)
     } catch (err) {
-      throw new Error(`Invalid worker options: function ${name}: default breaks its own rule (${(err as Error).message})`)
+      throw new Error(`Invalid worker options: function ${name}: default breaks its own rule (${(err as Error).message})`, { cause: err })
     }
   }
 }
