@@ -65,10 +65,24 @@ describe.each(workerKinds())('the main path, against the %s Worker', kind => {
     }
   })
 
-  it("passes the Worker's own refusal through with its status", async () => {
-    const response = await submitTask(cluster.gatewayUrl, { function: 'no-such-function', contract: 1 }, keys())
-    expect(response.status).toBe(404)
-    expect(response.json()).toEqual({ error: "Function 'no-such-function' not found" })
+  it("passes the Worker's own refusal through with its status, untried elsewhere", async () => {
+    const before = await worker.stats()
+    const response = await submitTask(cluster.gatewayUrl, { function: 'echo', contract: 1, mode: 'stream' }, keys())
+    expect(response.status).toBe(400)
+    expect(response.json()).toEqual({ error: "Function 'echo' does not support streaming" })
+    expect((await worker.stats()).received - before.received).toBe(1)
+  })
+
+  it('answers 404 at once for a function no known Worker offers', async () => {
+    for (const body of [
+      { function: 'no-such-function', contract: 1 },
+      { function: 'hello', contract: 99 },
+      { group: 'nobody', function: 'hello', contract: 1 },
+    ]) {
+      const response = await submitTask(cluster.gatewayUrl, body, keys())
+      expect(response.status).toBe(404)
+      expect(response.json()).toMatchObject({ error: expect.stringContaining('no worker offers this function') })
+    }
   })
 
   it('queues tasks while every slot is busy and never runs more than the slot limit', async () => {

@@ -32,6 +32,16 @@ const EnvSchema = z.object({
     .default('false')
     .transform(v => v === 'true'),
   EXTRA_FUNCTION: z.string().optional(),
+  /** Starts with a dependency reported down (a test aid: such a Worker must get no task). */
+  SERVICES_DOWN: z
+    .enum(['true', 'false'], { error: 'SERVICES_DOWN must be true or false' })
+    .default('false')
+    .transform(v => v === 'true'),
+  /** Starts in maintenance. */
+  MAINTENANCE: z
+    .enum(['true', 'false'], { error: 'MAINTENANCE must be true or false' })
+    .default('false')
+    .transform(v => v === 'true'),
 })
 
 export interface Config {
@@ -45,6 +55,8 @@ export interface Config {
   lbAuthKey: string
   statsEndpoint: boolean
   extraFunction: string | undefined
+  servicesDown: boolean
+  maintenance: boolean
 }
 
 export class ConfigError extends Error {
@@ -73,5 +85,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     lbAuthKey: e.LB_AUTH_KEY,
     statsEndpoint: e.STATS_ENDPOINT,
     extraFunction: e.EXTRA_FUNCTION,
+    servicesDown: e.SERVICES_DOWN,
+    maintenance: e.MAINTENANCE,
   }
 }

@@ -23,6 +23,8 @@ const worker = createWorker({
   functions: demoFunctions(config.extraFunction),
   tags: { implementation: 'demo' },
   statsEndpoint: config.statsEndpoint,
+  maintenance: config.maintenance,
+  ...(config.servicesDown ? { services: () => [{ name: 'db', status: { error: 'down' }, state: 'down' as const }] } : {}),
 })
 
 try {

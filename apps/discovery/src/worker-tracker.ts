@@ -16,6 +16,8 @@ export interface TrackerOptions {
 export class WorkerTracker {
   readonly id: string
   private health: WorkerHealth | undefined
+  /** The last good health answer, kept while the Worker is away: its pool stays known, so tasks for it wait. */
+  private lastKnown: WorkerHealth | undefined
   private problem: { status: WorkerStatus; reason: string } | undefined = { status: 'unknown', reason: 'not polled yet' }
   private stream: SlotStream | undefined
   private streamUrl: string | undefined
@@ -48,6 +50,7 @@ export class WorkerTracker {
       if (this.stopped) return
       if (result.kind === 'healthy') {
         this.health = result.health
+        this.lastKnown = result.health
         this.problem = undefined
         this.lastSeenAt = Date.now()
         this.live = { status: result.health.status, slots: result.health.slots, services: result.health.services }
@@ -103,7 +106,14 @@ export class WorkerTracker {
     const base = { id: this.id, url: this.url, changedAt: Date.now(), streamConnected: this.stream?.isConnected ?? false }
     const health = this.health
     if (!health || this.problem) {
-      return { ...base, status: this.problem?.status ?? 'unknown', reason: this.problem?.reason ?? 'not polled yet', ...(this.lastSeenAt ? { lastSeenAt: this.lastSeenAt } : {}) }
+      const known = this.problem?.status === 'offline' ? this.lastKnown : undefined
+      return {
+        ...base,
+        status: this.problem?.status ?? 'unknown',
+        reason: this.problem?.reason ?? 'not polled yet',
+        ...(known ? { group: known.group, contract: known.contract, pool: poolId(known), functions: known.functions } : {}),
+        ...(this.lastSeenAt ? { lastSeenAt: this.lastSeenAt } : {}),
+      }
     }
     const live = this.live!
     const servicesDown = (live.services ?? []).filter(service => service.state !== 'up')

@@ -1,9 +1,11 @@
+import { Queue, type Worker as QueueWorker } from 'bullmq'
 import type { Redis } from 'ioredis'
-import type { DispatcherEnv, Logger, RedisKeys, SecretBox, WorkerDirectory } from '@slotway/shared'
+import { WEBHOOK_QUEUE, type DispatcherEnv, type Logger, type RedisKeys, type SecretBox, type WebhookJobData, type WorkerDirectory } from '@slotway/shared'
 import { CapacitySignal } from './capacity-signal.js'
 import { PoolRunner } from './pool-runner.js'
 import { SlotLedger } from './slot-ledger.js'
 import { TaskRunner } from './task-runner.js'
+import { startWebhookDeliverer } from './webhook-deliverer.js'
 import { createWorkerClient } from './worker-client.js'
 
 export interface DispatcherDeps {
@@ -23,6 +25,8 @@ export class Dispatcher {
   private readonly ledger: SlotLedger
   private readonly signal: CapacitySignal
   private readonly runner: TaskRunner
+  private readonly webhooks: Queue<WebhookJobData>
+  private deliverer: QueueWorker<WebhookJobData> | undefined
   private keeper: NodeJS.Timeout | undefined
   private stopping = false
 
@@ -30,6 +34,7 @@ export class Dispatcher {
     const { config, keys, redis, logger } = deps
     this.ledger = new SlotLedger(redis, keys, deps.replicaId, config.SLOT_LEASE)
     this.signal = new CapacitySignal(deps.subscriber, keys)
+    this.webhooks = new Queue<WebhookJobData>(WEBHOOK_QUEUE, { connection: redis, prefix: keys.bullPrefix })
     this.runner = new TaskRunner({
       redis,
       keys,
@@ -38,12 +43,28 @@ export class Dispatcher {
       secretBox: deps.secretBox,
       lbAuthKey: config.LB_AUTH_KEY,
       callWorker: createWorkerClient(config.TASK_TIMEOUT),
+      webhooks: this.webhooks,
+      webhookAttempts: config.WEBHOOK_ATTEMPTS,
+      webhookBackoffMs: config.WEBHOOK_BACKOFF,
       logger,
     })
   }
 
   async start(): Promise<void> {
     await this.signal.start()
+    const { subscriber, keys } = this.deps
+    subscriber.on('message', (channel: string, taskId: string) => {
+      if (channel === keys.cancels) this.runner.cancel(taskId)
+    })
+    await subscriber.subscribe(keys.cancels)
+    this.deliverer = startWebhookDeliverer({
+      connection: this.deps.redis,
+      bullPrefix: keys.bullPrefix,
+      secretBox: this.deps.secretBox,
+      secret: this.deps.config.WEBHOOK_SECRET,
+      timeoutMs: this.deps.config.WEBHOOK_TIMEOUT,
+      logger: this.deps.logger,
+    })
     this.deps.directory.onChange(() => void this.followPools())
     await this.followPools()
     // Renew well inside both the slot lease and BullMQ's lock, so neither lapses while a task runs.
@@ -95,7 +116,11 @@ export class Dispatcher {
 
   async stop(): Promise<void> {
     this.stopping = true
-    await Promise.all([...this.runners.values()].map(runner => runner.stop(this.deps.config.DRAIN_TIMEOUT)))
+    await Promise.all([
+      ...[...this.runners.values()].map(runner => runner.stop(this.deps.config.DRAIN_TIMEOUT)),
+      this.deliverer?.close(),
+    ])
     clearInterval(this.keeper)
+    await this.webhooks.close()
   }
 }

@@ -1,4 +1,4 @@
-import { UnrecoverableError, type Job } from 'bullmq'
+import { UnrecoverableError, type Job, type Queue } from 'bullmq'
 import type { Redis } from 'ioredis'
 import {
   encodeFailure,
@@ -8,10 +8,12 @@ import {
   type SecretBox,
   type TaskJobData,
   type TaskOutcome,
+  type TaskReply,
+  type WebhookJobData,
   type WorkerDirectory,
 } from '@slotway/shared'
 import type { Reservation, SlotLedger } from './slot-ledger.js'
-import type { WorkerCallResult } from './worker-client.js'
+import type { WorkerCallResult, WorkerClient } from './worker-client.js'
 
 export interface TaskRunnerDeps {
   redis: Redis
@@ -20,24 +22,39 @@ export interface TaskRunnerDeps {
   directory: WorkerDirectory
   secretBox: SecretBox
   lbAuthKey: string
-  callWorker: (url: string, headers: Record<string, string>, body: string) => Promise<WorkerCallResult>
+  callWorker: WorkerClient
+  webhooks: Queue<WebhookJobData>
+  webhookAttempts: number
+  webhookBackoffMs: number
   logger: Logger
 }
 
 /** What a Worker's answer means for the task. */
 type Verdict =
   | { kind: 'done'; outcome: TaskOutcome }
-  /** The Worker refused the task itself (4xx): the client's mistake, never retried. */
+  /** The Worker refused the task itself (4xx), or the client left: never retried. */
   | { kind: 'rejected'; outcome: TaskOutcome }
   /** Worth another attempt, preferably elsewhere. */
   | { kind: 'retry'; status: number; cause: string }
 
 function judge(result: WorkerCallResult): Verdict {
-  if (result.kind === 'unreachable') return { kind: 'retry', status: 502, cause: result.cause }
-  if (result.kind === 'timed-out') return { kind: 'retry', status: 504, cause: result.cause }
-  if (result.status >= 200 && result.status < 300) return { kind: 'done', outcome: { status: result.status, body: result.body } }
-  if (result.status >= 400 && result.status < 500) return { kind: 'rejected', outcome: { status: result.status, body: result.body } }
-  return { kind: 'retry', status: result.status, cause: workerError(result.body) ?? `Worker answered ${result.status}` }
+  switch (result.kind) {
+    case 'unreachable':
+      return { kind: 'retry', status: 502, cause: result.cause }
+    case 'timed-out':
+      return { kind: 'retry', status: 504, cause: result.cause }
+    case 'aborted':
+      return { kind: 'rejected', outcome: { status: 499, body: JSON.stringify({ success: false, error: 'the client went away' }) } }
+    case 'streamed':
+      // Chunks already reached the client: a broken stream cannot be retried without repeating them.
+      return result.error
+        ? { kind: 'rejected', outcome: { status: 502, body: JSON.stringify({ success: false, error: result.error }) } }
+        : { kind: 'done', outcome: { status: result.status, body: '' } }
+    case 'answered':
+      if (result.status >= 200 && result.status < 300) return { kind: 'done', outcome: { status: result.status, body: result.body } }
+      if (result.status >= 400 && result.status < 500) return { kind: 'rejected', outcome: { status: result.status, body: result.body } }
+      return { kind: 'retry', status: result.status, cause: workerError(result.body) ?? `Worker answered ${result.status}` }
+  }
 }
 
 function workerError(body: string): string | undefined {
@@ -51,76 +68,125 @@ function workerError(body: string): string | undefined {
 
 /** Runs one task on the Worker its slot is on, then records and reports the outcome. */
 export class TaskRunner {
+  /** Worker calls in flight, so a client that leaves can abort its own. */
+  private readonly inFlight = new Map<string, AbortController>()
+
   constructor(private readonly deps: TaskRunnerDeps) {}
+
+  /** A client gave up on `taskId`; if this process runs it, stop the Worker call. */
+  cancel(taskId: string): void {
+    this.inFlight.get(taskId)?.abort()
+  }
 
   async run(job: Job<TaskJobData>, token: string, reservation: Reservation): Promise<void> {
     const { deps } = this
     const data = job.data
+    const taskId = job.id!
     const worker = deps.directory.get(reservation.workerId)
+    const abort = new AbortController()
+    this.inFlight.set(taskId, abort)
     let result: WorkerCallResult
     try {
       if (!worker) {
         result = { kind: 'unreachable', cause: 'Worker left the registry' }
       } else {
-        const headers = {
-          authorization: deps.secretBox.open(data.sealedWorkerAuth),
-          'x-lb-auth': deps.lbAuthKey,
-        }
-        const body = JSON.stringify({
-          function: data.function,
-          input: data.input,
-          contract: data.contract,
-          priority: data.priority,
-          mode: 'sync',
+        const streaming = data.mode === 'stream'
+        result = await deps.callWorker({
+          url: `${worker.url}/task`,
+          headers: { authorization: deps.secretBox.open(data.sealedWorkerAuth), 'x-lb-auth': deps.lbAuthKey },
+          body: JSON.stringify({
+            function: data.function,
+            input: data.input,
+            contract: data.contract,
+            priority: data.priority,
+            // Webhooks are delivered by Slotway itself (signed, retried), so the Worker runs them as sync.
+            mode: streaming ? 'stream' : 'sync',
+          }),
+          signal: abort.signal,
+          ...(streaming
+            ? {
+                stream: {
+                  onHead: (status, contentType) => void this.reply(job, { kind: 'stream-head', taskId, status, contentType }),
+                  onChunk: chunk => void this.reply(job, { kind: 'stream-chunk', taskId, chunk }),
+                },
+              }
+            : {}),
         })
-        result = await deps.callWorker(`${worker.url}/task`, headers, body)
       }
     } finally {
+      this.inFlight.delete(taskId)
       // The slot is free the moment the Worker has answered, whatever we do next.
       void deps.ledger.release(reservation).catch(error => deps.logger.warn('slot release failed', { error: String(error) }))
     }
 
     const verdict = judge(result)
     const workerId = reservation.workerId
+    if (result.kind === 'streamed') await this.reply(job, { kind: 'stream-end', taskId, ...(result.error ? { error: result.error } : {}) })
+
     if (verdict.kind === 'done') {
-      await Promise.all([
-        this.reply(job, { ...verdict.outcome, workerId }),
-        job.moveToCompleted({ ...verdict.outcome, workerId }, token, false),
-      ])
+      const outcome = { ...verdict.outcome, workerId }
+      if (data.mode === 'webhook') await this.scheduleWebhook(job, outcome)
+      // A stream's client already has everything, through the stream frames.
+      await Promise.all([result.kind === 'streamed' ? undefined : this.replyOutcome(job, outcome), job.moveToCompleted(outcome, token, false)])
       return
     }
     if (verdict.kind === 'rejected') {
-      const outcome = { ...verdict.outcome, workerId }
-      await Promise.all([this.reply(job, outcome), job.moveToFailed(new UnrecoverableError(encodeFailure(outcome)), token, false)])
+      await this.fail(job, token, { ...verdict.outcome, workerId })
       return
     }
 
     const attempts = job.opts.attempts ?? 1
     const finalAttempt = job.attemptsMade + 1 >= attempts
-    deps.logger.debug('task attempt failed', { taskId: job.id, workerId, cause: verdict.cause, finalAttempt })
+    deps.logger.debug('task attempt failed', { taskId, workerId, cause: verdict.cause, finalAttempt })
     if (!finalAttempt) {
       // Remember where it failed, so the next attempt prefers another Worker.
       await job.updateData({ ...data, lastWorkerId: workerId })
       await job.moveToFailed(new Error(verdict.cause), token, false)
       return
     }
-    const outcome: TaskOutcome = {
+    await this.fail(job, token, {
       status: verdict.status,
-      body: JSON.stringify({
-        success: false,
-        error: `all attempts failed: ${verdict.cause}`,
-        taskId: job.id,
-        attempts,
-      }),
+      body: JSON.stringify({ success: false, error: `all attempts failed: ${verdict.cause}`, taskId, attempts }),
       workerId,
-    }
-    await Promise.all([this.reply(job, outcome), job.moveToFailed(new UnrecoverableError(encodeFailure(outcome)), token, false)])
+    })
   }
 
-  /** Sends a finished task's outcome to the one gateway holding its client, if any. */
-  reply(job: Job<TaskJobData>, outcome: TaskOutcome): Promise<unknown> {
+  private async fail(job: Job<TaskJobData>, token: string, outcome: TaskOutcome): Promise<void> {
+    await Promise.all([this.replyOutcome(job, outcome), job.moveToFailed(new UnrecoverableError(encodeFailure(outcome)), token, false)])
+  }
+
+  /** Queues the delivery of a webhook task's result: the Worker engine's body (the bare result), retried by BullMQ. */
+  private async scheduleWebhook(job: Job<TaskJobData>, outcome: TaskOutcome): Promise<void> {
+    const webhook = job.data.webhook
+    if (!webhook) return
+    let result: unknown
+    try {
+      result = (JSON.parse(outcome.body) as { result?: unknown }).result ?? null
+    } catch {
+      result = null
+    }
+    await this.deps.webhooks.add(
+      'deliver',
+      { taskId: job.id!, url: webhook.url, sealedHeaders: this.deps.secretBox.seal(JSON.stringify(webhook.headers)), body: JSON.stringify(result) },
+      {
+        jobId: job.id!,
+        attempts: this.deps.webhookAttempts,
+        backoff: { type: 'exponential', delay: this.deps.webhookBackoffMs },
+        removeOnComplete: { age: 24 * 3600 },
+        removeOnFail: { age: 24 * 3600 },
+      },
+    )
+  }
+
+  /** Sync and stream clients are waiting on a gateway; the others read the stored outcome when they like. */
+  private replyOutcome(job: Job<TaskJobData>, outcome: TaskOutcome): Promise<unknown> {
+    if (job.data.mode !== 'sync' && job.data.mode !== 'stream') return Promise.resolve()
+    return this.reply(job, { kind: 'result', taskId: job.id!, ...outcome })
+  }
+
+  private reply(job: Job<TaskJobData>, reply: TaskReply): Promise<unknown> {
     const gateway = job.data.replyTo
-    if (!gateway || !job.id) return Promise.resolve()
-    return this.deps.redis.publish(this.deps.keys.replies(gateway), encodeReply({ taskId: job.id, ...outcome }))
+    if (!gateway) return Promise.resolve()
+    return this.deps.redis.publish(this.deps.keys.replies(gateway), encodeReply(reply))
   }
 }

@@ -3,6 +3,7 @@ import { once } from 'node:events'
 import {
   ConfigError,
   GatewayEnv,
+  WorkerDirectory,
   connectRedis,
   createLogger,
   createSecretBox,
@@ -10,7 +11,10 @@ import {
   redisKeys,
   redisUrl,
 } from '@slotway/shared'
+import { IdempotencyKeys } from './idempotency.js'
+import { PoolCatalog } from './pool-catalog.js'
 import { ResultWaiter } from './result-waiter.js'
+import { TaskStore } from './task-store.js'
 import { createServer } from './server.js'
 import { TaskQueues } from './task-queues.js'
 
@@ -32,11 +36,24 @@ const redis = connectRedis(url, `${gatewayId}:commands`)
 const subscriber = connectRedis(url, `${gatewayId}:replies`)
 for (const connection of [redis, subscriber]) connection.on('error', error => logger.debug('redis connection error', { error: error.message }))
 
-const queues = new TaskQueues(redis, keys.bullPrefix)
+const queues = new TaskQueues(redis, keys)
 const waiter = new ResultWaiter(subscriber, keys, gatewayId, queues, config.RESULT_RECHECK_INTERVAL)
-await waiter.start()
+const directory = new WorkerDirectory(redis, subscriber, keys)
+const store = new TaskStore(redis, keys, queues, directory, config.RESULT_TTL)
+await Promise.all([waiter.start(), directory.start()])
 
-const app = createServer({ config, redis, queues, waiter, secretBox: createSecretBox(config.LB_AUTH_KEY), logger })
+const app = createServer({
+  config,
+  keys,
+  redis,
+  queues,
+  waiter,
+  store,
+  catalog: new PoolCatalog(directory),
+  idempotency: new IdempotencyKeys(redis, keys, config.RESULT_TTL),
+  secretBox: createSecretBox(config.LB_AUTH_KEY),
+  logger,
+})
 const server = app.listen(config.PORT, config.HOST)
 await once(server, 'listening')
 server.keepAliveTimeout = 65_000
@@ -55,7 +72,8 @@ async function shutdown(signal: string): Promise<void> {
   clearTimeout(timer)
   waiter.stop()
   server.closeAllConnections()
-  await queues.close().catch(() => undefined)
+  directory.stop()
+  await Promise.allSettled([queues.close(), store.close()])
   await Promise.allSettled([redis.quit(), subscriber.quit()])
   logger.info('stopped')
   process.exit(0)

@@ -1,19 +1,12 @@
 import express, { type Express } from 'express'
-import type { Redis } from 'ioredis'
-import type { GatewayEnv, Logger, SecretBox } from '@slotway/shared'
 import { errorHandler, notFound } from './http-errors.js'
 import { requireLbKey } from './require-key.js'
-import type { ResultWaiter } from './result-waiter.js'
 import { healthRoutes } from './routes/health.js'
-import { taskRoutes } from './routes/task.js'
-import type { TaskQueues } from './task-queues.js'
+import { taskByIdRoutes } from './routes/task-by-id.js'
+import { taskRoutes, type TaskRouteDeps } from './routes/task.js'
+import type { Logger } from '@slotway/shared'
 
-export interface GatewayDeps {
-  config: GatewayEnv
-  redis: Redis
-  queues: TaskQueues
-  waiter: ResultWaiter
-  secretBox: SecretBox
+export interface GatewayDeps extends TaskRouteDeps {
   logger: Logger
 }
 
@@ -25,6 +18,7 @@ export function createServer(deps: GatewayDeps): Express {
   app.use(requireLbKey(deps.config.LB_AUTH_KEY))
   app.use(express.json({ limit: deps.config.REQUEST_BODY_LIMIT, type: 'application/json' }))
   app.use(taskRoutes(deps))
+  app.use(taskByIdRoutes(deps.store))
   app.use(notFound)
   app.use(errorHandler((message, meta) => deps.logger.error(message, meta)))
   return app

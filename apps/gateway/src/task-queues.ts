@@ -1,17 +1,18 @@
 import { Queue, type JobsOptions } from 'bullmq'
 import type { Redis } from 'ioredis'
-import type { TaskJobData } from '@slotway/shared'
+import type { RedisKeys, TaskJobData } from '@slotway/shared'
 
 /** One BullMQ queue per pool, created on first use and shared by every request of this process. */
 export class TaskQueues {
   private readonly queues = new Map<string, Queue<TaskJobData>>()
+  private readonly recorded = new Set<string>()
 
-  constructor(private readonly connection: Redis, private readonly bullPrefix: string) {}
+  constructor(private readonly connection: Redis, private readonly keys: RedisKeys) {}
 
   get(pool: string): Queue<TaskJobData> {
     let queue = this.queues.get(pool)
     if (!queue) {
-      queue = new Queue<TaskJobData>(pool, { connection: this.connection, prefix: this.bullPrefix })
+      queue = new Queue<TaskJobData>(pool, { connection: this.connection, prefix: this.keys.bullPrefix })
       queue.on('error', () => undefined)
       this.queues.set(pool, queue)
     }
@@ -19,7 +20,9 @@ export class TaskQueues {
   }
 
   async add(pool: string, taskId: string, data: TaskJobData, options: JobsOptions): Promise<void> {
-    await this.get(pool).add(data.function, data, { ...options, jobId: taskId })
+    // Once per pool and process: the pool set lets a task be found by its id alone.
+    const record = this.recorded.has(pool) ? undefined : this.connection.sadd(this.keys.pools, pool).then(() => this.recorded.add(pool))
+    await Promise.all([this.get(pool).add(data.function, data, { ...options, jobId: taskId }), record])
   }
 
   async close(): Promise<void> {

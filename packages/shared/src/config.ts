@@ -52,6 +52,12 @@ export const DispatcherEnv = z.object({
   CAPACITY_RECHECK_INTERVAL: positiveInt.default(1000),
   /** How long BullMQ's lock on an active task lasts before another replica may take it over, in ms. */
   JOB_LOCK_DURATION: positiveInt.default(30_000),
+  /** Key of the HMAC-SHA256 signature on webhook deliveries; unset sends them unsigned. */
+  WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Delivery attempts per webhook, and the first retry delay (doubling) in ms. */
+  WEBHOOK_ATTEMPTS: positiveInt.default(5),
+  WEBHOOK_BACKOFF: ms.default(1000),
+  WEBHOOK_TIMEOUT: positiveInt.default(10_000),
 })
 export type DispatcherEnv = z.infer<typeof DispatcherEnv>
 

@@ -39,7 +39,13 @@ export function redisKeys(prefix: string) {
     replies: (gatewayId: string) => `${prefix}:replies:${gatewayId}`,
     /** String: the discovery replica that owns polling (value: its id, with an expiry). */
     discoveryLeader: `${prefix}:discovery:leader`,
-    /** Set: the known pools, so dispatchers can find queues with nothing running yet. */
+    /** Set: every pool ever seen, so a task can be found by its id alone. */
     pools: `${prefix}:pools`,
+    /** Channel: a client gave up on a running task (message: taskId); its dispatcher aborts the Worker call. */
+    cancels: `${prefix}:cancels`,
+    /** String: the task an Idempotency-Key was first used for. */
+    idempotency: (key: string) => `${prefix}:idempotency:${key}`,
+    /** String: a task cancelled before it started (BullMQ forgets removed jobs, we remember why). */
+    cancelled: (taskId: string) => `${prefix}:cancelled:${taskId}`,
   }
 }

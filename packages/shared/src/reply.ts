@@ -1,26 +1,49 @@
 import type { TaskOutcome } from './task.js'
 
-// A sync result travels from the dispatcher to the waiting gateway as one pub/sub message.
-// The Worker's body is already JSON text; a header line keeps it from being parsed or
-// re-encoded on the way.
+// What a dispatcher sends the one gateway holding a task's client, as pub/sub messages on that
+// gateway's channel. The first line is a small header; the rest is the payload, untouched, so a
+// Worker's body is never parsed or re-encoded on the way.
+//
+//   R <taskId> <status> <workerId>\n<body>     the outcome of a sync task
+//   H <taskId> <status>\n<content-type>        a stream begins
+//   C <taskId>\n<chunk>                        a piece of a stream
+//   E <taskId>\n<error or empty>               the stream ended (an error: it broke off)
 
-export interface TaskReply extends TaskOutcome {
-  taskId: string
-}
+export type TaskReply =
+  | ({ kind: 'result'; taskId: string } & TaskOutcome)
+  | { kind: 'stream-head'; taskId: string; status: number; contentType: string }
+  | { kind: 'stream-chunk'; taskId: string; chunk: string }
+  | { kind: 'stream-end'; taskId: string; error?: string }
 
 export function encodeReply(reply: TaskReply): string {
-  return `${reply.taskId} ${reply.status} ${reply.workerId ?? '-'}\n${reply.body}`
+  switch (reply.kind) {
+    case 'result':
+      return `R ${reply.taskId} ${reply.status} ${reply.workerId ?? '-'}\n${reply.body}`
+    case 'stream-head':
+      return `H ${reply.taskId} ${reply.status}\n${reply.contentType}`
+    case 'stream-chunk':
+      return `C ${reply.taskId}\n${reply.chunk}`
+    case 'stream-end':
+      return `E ${reply.taskId}\n${reply.error ?? ''}`
+  }
 }
 
 export function decodeReply(message: string): TaskReply | undefined {
   const newline = message.indexOf('\n')
   if (newline < 0) return undefined
-  const [taskId, status, workerId] = message.slice(0, newline).split(' ')
-  if (!taskId || !status) return undefined
-  return {
-    taskId,
-    status: Number(status),
-    body: message.slice(newline + 1),
-    ...(workerId && workerId !== '-' ? { workerId } : {}),
+  const [kind, taskId, status, workerId] = message.slice(0, newline).split(' ')
+  const rest = message.slice(newline + 1)
+  if (!taskId) return undefined
+  switch (kind) {
+    case 'R':
+      return { kind: 'result', taskId, status: Number(status), body: rest, ...(workerId && workerId !== '-' ? { workerId } : {}) }
+    case 'H':
+      return { kind: 'stream-head', taskId, status: Number(status), contentType: rest }
+    case 'C':
+      return { kind: 'stream-chunk', taskId, chunk: rest }
+    case 'E':
+      return rest ? { kind: 'stream-end', taskId, error: rest } : { kind: 'stream-end', taskId }
+    default:
+      return undefined
   }
 }

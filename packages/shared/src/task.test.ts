@@ -33,8 +33,17 @@ describe('the task request', () => {
 describe('codecs', () => {
   it('carries a reply with its raw body unchanged', () => {
     const body = '{"success":true,"result":{"text":"line one\\nline two"}}'
-    expect(decodeReply(encodeReply({ taskId: 't-1', status: 200, body, workerId: 'w1' }))).toEqual({ taskId: 't-1', status: 200, body, workerId: 'w1' })
+    expect(decodeReply(encodeReply({ kind: 'result', taskId: 't-1', status: 200, body, workerId: 'w1' }))).toEqual({ kind: 'result', taskId: 't-1', status: 200, body, workerId: 'w1' })
     expect(decodeReply('garbage')).toBeUndefined()
+  })
+
+  it('carries stream frames, chunks with newlines included', () => {
+    for (const frame of [
+      { kind: 'stream-head', taskId: 't', status: 200, contentType: 'text/plain; charset=utf-8' },
+      { kind: 'stream-chunk', taskId: 't', chunk: 'a\nb\n' },
+      { kind: 'stream-end', taskId: 't' },
+      { kind: 'stream-end', taskId: 't', error: 'Worker went away' },
+    ] as const) expect(decodeReply(encodeReply(frame))).toEqual(frame)
   })
 
   it('reads back a failure, and makes sense of a reason that is not ours', () => {

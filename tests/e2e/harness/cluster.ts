@@ -146,3 +146,10 @@ export async function submitTask(
   const text = await response.text()
   return { status: response.status, text, json: () => JSON.parse(text) }
 }
+
+/** GET/DELETE on a gateway with the LB key. */
+export async function callGateway(gatewayUrl: string, method: string, path: string, lb: string): Promise<{ status: number; json: () => unknown }> {
+  const response = await fetch(`${gatewayUrl}${path}`, { method, headers: { authorization: lb } })
+  const text = await response.text()
+  return { status: response.status, json: () => JSON.parse(text) }
+}

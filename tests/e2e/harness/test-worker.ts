@@ -10,6 +10,8 @@ export interface TestWorkerOptions {
   group?: string
   contract?: number
   extraFunction?: string
+  servicesDown?: boolean
+  maintenance?: boolean
 }
 
 export interface WorkerStats {
@@ -36,12 +38,16 @@ export class TestWorker {
       const args = [referenceWorkerPath, '--port', String(port), '--ws-port', String(wsPort), '--slots', slots, '--group', group,
         '--contract', contract, '--auth-key', authKey, '--lb-auth-key', options.lbAuthKey]
       if (options.extraFunction) args.push('--extra-function', options.extraFunction)
+      if (options.servicesDown) args.push('--services-down')
+      if (options.maintenance) args.push('--maintenance')
       service = ServiceProcess.start(`reference-worker:${port}`, args, {})
     } else {
       service = ServiceProcess.start(`demo-worker:${port}`, [serviceEntry('demo-worker')], {
         PORT: String(port), WS_PORT: String(wsPort), HOST: '127.0.0.1', SLOTS: slots, GROUP: group, CONTRACT: contract,
         AUTH_KEY: authKey, LB_AUTH_KEY: options.lbAuthKey, STATS_ENDPOINT: 'true',
         ...(options.extraFunction ? { EXTRA_FUNCTION: options.extraFunction } : {}),
+        ...(options.servicesDown ? { SERVICES_DOWN: 'true' } : {}),
+        ...(options.maintenance ? { MAINTENANCE: 'true' } : {}),
       })
     }
     await service.waitForLine(/worker: http \d+/)
@@ -53,7 +59,23 @@ export class TestWorker {
     return (await response.json()) as WorkerStats
   }
 
+  /** The protocol's maintenance switch: /off turns maintenance on, /on turns it off. */
+  async setMaintenance(on: boolean): Promise<void> {
+    const response = await fetch(`${this.url}${on ? '/off' : '/on'}`, { method: 'POST', headers: { authorization: this.authKey } })
+    if (!response.ok) throw new Error(`maintenance switch answered ${response.status}`)
+  }
+
+  /** Freezes the process (SIGSTOP): it stops answering anything, heartbeats included, until resumed. */
+  freeze(): void {
+    this.process.child.kill('SIGSTOP')
+  }
+
+  resume(): void {
+    this.process.child.kill('SIGCONT')
+  }
+
   stop(): Promise<number | null> {
+    this.resume()
     return this.process.stop()
   }
 }

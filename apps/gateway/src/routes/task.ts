@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { Router, type Request } from 'express'
+import { Router, type Request, type Response } from 'express'
 import type { Redis } from 'ioredis'
 import {
   TaskRequest,
@@ -7,18 +7,26 @@ import {
   poolId,
   stripBearer,
   type GatewayEnv,
+  type RedisKeys,
   type SecretBox,
   type TaskJobData,
 } from '@slotway/shared'
 import { HttpError } from '../http-errors.js'
-import type { ResultWaiter } from '../result-waiter.js'
+import type { IdempotencyKeys } from '../idempotency.js'
+import type { PoolCatalog } from '../pool-catalog.js'
+import type { ResultWaiter, StreamFrame, WaitResult } from '../result-waiter.js'
 import type { TaskQueues } from '../task-queues.js'
+import type { TaskStore } from '../task-store.js'
 
 export interface TaskRouteDeps {
   config: GatewayEnv
+  keys: RedisKeys
   redis: Redis
   queues: TaskQueues
   waiter: ResultWaiter
+  store: TaskStore
+  catalog: PoolCatalog
+  idempotency: IdempotencyKeys
   secretBox: SecretBox
 }
 
@@ -28,9 +36,18 @@ function workerKey(req: Request): string {
   return key
 }
 
-/** POST /task: validate, queue in the task's pool, and (in sync mode) answer with the Worker's result. */
+function idempotencyKey(req: Request): string | undefined {
+  const key = req.headers['idempotency-key']
+  if (key === undefined) return undefined
+  if (typeof key !== 'string' || key.length === 0 || key.length > 255) {
+    throw new HttpError(400, 'INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1 to 255 characters')
+  }
+  return key
+}
+
+/** POST /task: validate, queue in the task's pool, and answer as the task's mode asks. */
 export function taskRoutes(deps: TaskRouteDeps): Router {
-  const { config, queues, waiter, secretBox, redis } = deps
+  const { config, queues, waiter, secretBox, redis, store, catalog, idempotency, keys } = deps
   const router = Router()
 
   router.post('/task', async (req, res) => {
@@ -42,15 +59,20 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
       throw new HttpError(400, 'INVALID_TASK', described.error, { issues: described.issues })
     }
     const task = parsed.data
-    if (task.mode === 'stream' || task.mode === 'webhook') {
-      throw new HttpError(501, 'MODE_NOT_SUPPORTED', `mode "${task.mode}" is not supported yet`)
-    }
+    const dedupe = idempotencyKey(req)
     // Queueing while Redis is away would hang the request; say so at once instead.
     if (redis.status !== 'ready') throw new HttpError(503, 'QUEUE_UNAVAILABLE', 'the task queue (Redis) is unreachable; try again shortly')
-
     const pool = poolId(task)
+    if (!(await catalog.offers(pool, task.function))) {
+      throw new HttpError(404, 'NO_WORKER_OFFERS_FUNCTION', `no worker offers this function: "${task.function}" in group "${task.group}", contract ${task.contract}`)
+    }
+
     const taskId = randomUUID()
-    const sync = task.mode === 'sync'
+    if (dedupe) {
+      const earlier = await idempotency.claim(dedupe, taskId)
+      if (earlier) return answerDuplicate(res, earlier, pool, task.mode)
+    }
+    const answersNow = task.mode === 'async' || task.mode === 'webhook'
     const data: TaskJobData = {
       group: task.group,
       function: task.function,
@@ -60,9 +82,11 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
       mode: task.mode,
       sealedWorkerAuth: secretBox.seal(auth),
       submittedAt: Date.now(),
-      ...(sync ? { replyTo: waiter.gatewayId } : {}),
+      ...(task.webhook ? { webhook: task.webhook } : {}),
+      ...(answersNow ? {} : { replyTo: waiter.gatewayId }),
     }
-    const outcome = sync ? waiter.wait(taskId, pool, config.TASK_TIMEOUT) : undefined
+    const stream = task.mode === 'stream' ? streamTo(res) : undefined
+    const outcome = answersNow ? undefined : waiter.wait(taskId, pool, config.TASK_TIMEOUT, stream ? { onStream: stream } : {})
     try {
       await queues.add(pool, taskId, data, {
         priority: data.priority,
@@ -73,22 +97,70 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
       })
     } catch (error) {
       waiter.cancel(taskId)
+      if (dedupe) await idempotency.release(dedupe, taskId).catch(() => undefined)
       throw new HttpError(503, 'QUEUE_UNAVAILABLE', `could not queue the task: ${(error as Error).message}`)
     }
     if (!outcome) {
-      res.status(202).json({ taskId, status: 'queued' })
+      res.status(202).json(task.mode === 'webhook' ? { success: true, taskId, status: 'queued' } : { taskId, status: 'queued' })
       return
     }
-    res.on('close', () => waiter.cancel(taskId))
-    const result = await outcome
-    if (res.writableEnded || res.destroyed) return
-    if (!result) {
-      res.status(504).json({ error: `timed out after ${config.TASK_TIMEOUT} ms`, code: 'TASK_TIMEOUT', taskId })
-      return
-    }
-    // The Worker's JSON, byte for byte.
-    res.status(result.status).type('application/json').send(result.body)
+    res.on('close', () => {
+      if (res.writableFinished) return
+      // The client left: stop waiting, take the task back if it has not started, and abort a running stream.
+      waiter.cancel(taskId)
+      void store.cancel(taskId).catch(() => undefined)
+      if (task.mode === 'stream') void redis.publish(keys.cancels, taskId).catch(() => undefined)
+    })
+    await answer(res, taskId, await outcome)
   })
 
+  /** A retry of a submission already made: the same task, never a second run. */
+  async function answerDuplicate(res: Response, taskId: string, pool: string, mode: TaskRequest['mode']): Promise<void> {
+    if (mode === 'async' || mode === 'webhook') {
+      res.status(202).json({ ...(mode === 'webhook' ? { success: true } : {}), taskId, status: 'queued', duplicate: true })
+      return
+    }
+    if (mode === 'stream') throw new HttpError(409, 'DUPLICATE_STREAM', 'this Idempotency-Key was already used; a stream cannot be replayed', { taskId })
+    await answer(res, taskId, await waiter.wait(taskId, pool, config.TASK_TIMEOUT, { checkNow: true }))
+  }
+
+  async function answer(res: Response, taskId: string, result: WaitResult): Promise<void> {
+    if (res.destroyed) return
+    switch (result.kind) {
+      case 'outcome':
+        if (res.headersSent) return void res.end()
+        // The Worker's JSON, byte for byte.
+        res.status(result.outcome.status).type('application/json').send(result.outcome.body)
+        return
+      case 'streamed':
+        // Headers are out already; a broken stream can only be cut short.
+        if (result.error) res.destroy(new Error(result.error))
+        else res.end()
+        return
+      case 'timeout': {
+        const cancelled = (await store.cancel(taskId).catch(() => 'unknown')) === 'cancelled'
+        if (res.headersSent) return void res.destroy()
+        res.status(504).json({ error: `timed out after ${config.TASK_TIMEOUT} ms`, code: 'TASK_TIMEOUT', taskId, cancelled })
+        return
+      }
+      case 'cancelled':
+        return
+    }
+  }
+
   return router
+}
+
+/** Writes stream frames to the client as they arrive. */
+function streamTo(res: Response): (frame: StreamFrame) => void {
+  return frame => {
+    if (res.destroyed) return
+    if (frame.kind === 'stream-head') {
+      res.status(frame.status)
+      res.setHeader('content-type', frame.contentType)
+      res.flushHeaders()
+    } else {
+      res.write(frame.chunk)
+    }
+  }
 }
