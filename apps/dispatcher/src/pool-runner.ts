@@ -85,23 +85,35 @@ export class PoolRunner {
         if (failed) await new Promise(resolve => setTimeout(resolve, 500))
         continue
       }
-      reservation = await this.preferAnotherWorker(job, reservation, candidates)
-      this.track(job, token, reservation)
+      const routed = await this.route(job, reservation)
+      if (!routed) {
+        // The slot's Worker went away while we waited for a task, and no other has room: put it back.
+        await job.moveToWait(token).catch(error => logger.warn('cannot return a task to the queue', { taskId: job.id, error: String(error) }))
+        continue
+      }
+      this.track(job, token, routed)
     }
   }
 
-  /** A retried task goes elsewhere when the pool has room elsewhere. */
-  private async preferAnotherWorker(job: Job<TaskJobData>, reservation: Reservation, candidates: string[]): Promise<Reservation> {
-    const failedOn = job.data.lastWorkerId
-    if (failedOn !== reservation.workerId || candidates.length < 2) return reservation
-    const other = await this.deps.ledger.reserve(this.pool, candidates, failedOn).catch(() => undefined)
-    if (!other) return reservation
-    if (other.workerId === failedOn) {
-      await this.deps.ledger.release(other)
-      return reservation
+  /**
+   * The slot was reserved before the task arrived. Keep it if its Worker is still ready and the
+   * task did not just fail there; otherwise look for room elsewhere in the pool.
+   */
+  private async route(job: Job<TaskJobData>, reservation: Reservation): Promise<Reservation | undefined> {
+    const { ledger, directory } = this.deps
+    const stillReady = directory.get(reservation.workerId)?.status === 'ready'
+    const failedHere = job.data.lastWorkerId === reservation.workerId
+    if (stillReady && !failedHere) return reservation
+    const candidates = directory.readyInPool(this.pool).map(worker => worker.id)
+    const other = await ledger.reserve(this.pool, candidates, reservation.workerId).catch(() => undefined)
+    if (other && other.workerId !== reservation.workerId) {
+      await ledger.release(reservation)
+      return other
     }
-    await this.deps.ledger.release(reservation)
-    return other
+    if (other) await ledger.release(other)
+    if (stillReady) return reservation
+    await ledger.release(reservation)
+    return undefined
   }
 
   private track(job: Job<TaskJobData>, token: string, reservation: Reservation): void {

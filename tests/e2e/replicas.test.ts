@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Cluster, submitTask } from './harness/cluster.js'
+import { workerKinds } from './harness/paths.js'
+import { getTask, waitForTask } from './harness/tasks.js'
+import { TestWorker } from './harness/test-worker.js'
+
+const LB_KEY = 'lb-key-for-tests-0123456789'
+
+describe.each(workerKinds())('slots with many replicas, against the %s Worker', kind => {
+  let cluster: Cluster
+  const workers: TestWorker[] = []
+
+  beforeAll(async () => {
+    for (let i = 0; i < 2; i++) workers.push(await TestWorker.start({ kind, lbAuthKey: LB_KEY, slots: 3 }))
+    cluster = await Cluster.start({ lbAuthKey: LB_KEY, workerUrls: workers.map(w => w.url), dispatchers: 2, gateways: 2 })
+    await cluster.waitForWorkers(workers.map(w => w.url))
+  })
+  afterAll(async () => {
+    await cluster?.stop()
+    await Promise.all(workers.map(w => w.stop()))
+  })
+
+  it('never runs more than slots.limit on any Worker, nor queues inside it, under a burst of 10× the slots', async () => {
+    const total = 10 * 6
+    const burst = Array.from({ length: total }, (_, i) =>
+      submitTask(cluster.gateways[i % 2]!.url, { function: 'sleep', contract: 1, input: { ms: 30, tag: `b${i}` } }, { lb: LB_KEY, worker: workers[0]!.authKey }))
+    const responses = await Promise.all(burst)
+    expect(responses.map(r => r.status)).toEqual(Array(total).fill(200))
+    const tags = responses.map(r => (r.json() as { result: { tag: string } }).result.tag)
+    expect(new Set(tags).size).toBe(total)
+    const stats = await Promise.all(workers.map(w => w.stats()))
+    for (const s of stats) {
+      expect(s.maxUsed).toBeLessThanOrEqual(3)
+      expect(s.maxQueued).toBe(0)
+    }
+    // Every task ran exactly once, and both Workers took part.
+    expect(stats.reduce((sum, s) => sum + s.received, 0)).toBe(total)
+    for (const s of stats) expect(s.received).toBeGreaterThan(0)
+  })
+})
+
+describe.each(workerKinds())('Workers that must get no task, against the %s Worker', kind => {
+  let cluster: Cluster
+  let worker: TestWorker
+  let degraded: TestWorker
+
+  beforeAll(async () => {
+    worker = await TestWorker.start({ kind, lbAuthKey: LB_KEY, slots: 2 })
+    degraded = await TestWorker.start({ kind, lbAuthKey: LB_KEY, slots: 2, group: 'degraded', servicesDown: true })
+    cluster = await Cluster.start({ lbAuthKey: LB_KEY, workerUrls: [worker.url, degraded.url] })
+    await cluster.waitForWorkers([worker.url])
+    await cluster.waitForWorkers([degraded.url], 'degraded')
+  })
+  afterAll(async () => {
+    await cluster?.stop()
+    await Promise.all([worker?.stop(), degraded?.stop()])
+  })
+
+  const submitAsync = async (target: TestWorker, group = 'default') => {
+    const response = await submitTask(cluster.gatewayUrl, { group, function: 'hello', contract: 1, mode: 'async' }, { lb: LB_KEY, worker: target.authKey })
+    expect(response.status).toBe(202)
+    return (response.json() as { taskId: string }).taskId
+  }
+
+  /**
+   * "Nothing happens" can only be shown by letting time pass: two discovery intervals and two
+   * heartbeats, in which a wrongly dispatched task would have started.
+   */
+  const quietPeriod = () => new Promise(resolve => setTimeout(resolve, 1200))
+
+  it('a Worker in maintenance gets nothing until it is back', async () => {
+    await worker.setMaintenance(true)
+    await cluster.waitForWorkers([worker.url], 'maintenance')
+    const received = (await worker.stats()).received
+    const taskId = await submitAsync(worker)
+    await quietPeriod()
+    expect((await getTask(cluster.gatewayUrl, taskId, LB_KEY)).status).toBe('queued')
+    expect((await worker.stats()).received).toBe(received)
+    await worker.setMaintenance(false)
+    expect((await waitForTask(cluster.gatewayUrl, taskId, LB_KEY)).status).toBe('completed')
+  })
+
+  it('a Worker reporting a service down gets nothing', async () => {
+    const taskId = await submitAsync(degraded, 'degraded')
+    await quietPeriod()
+    expect((await getTask(cluster.gatewayUrl, taskId, LB_KEY)).status).toBe('queued')
+    expect((await degraded.stats()).received).toBe(0)
+    const state = await cluster.workerState(degraded.url)
+    expect(state?.reason).toContain('db')
+  })
+
+  it('a Worker that misses its heartbeats gets nothing until it answers again', async () => {
+    worker.freeze()
+    try {
+      await cluster.waitForWorkers([worker.url], 'offline')
+      const taskId = await submitAsync(worker)
+      await quietPeriod()
+      expect((await getTask(cluster.gatewayUrl, taskId, LB_KEY)).status).toBe('queued')
+      worker.resume()
+      await cluster.waitForWorkers([worker.url])
+      expect((await waitForTask(cluster.gatewayUrl, taskId, LB_KEY)).status).toBe('completed')
+    } finally {
+      worker.resume()
+    }
+  })
+})
