@@ -39,16 +39,25 @@ function ensureKeys() {
   const file = join(dataDir, 'keys.json')
   const saved = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {}
   let generated = false
+  let reused = false
   for (const name of ['LB_AUTH_KEY', 'DEMO_WORKER_AUTH_KEY']) {
     if (env[name]) continue
-    env[name] = saved[name] ?? randomBytes(24).toString('hex')
-    saved[name] = env[name]
+    if (saved[name]) {
+      env[name] = saved[name]
+      reused = true
+      continue
+    }
+    env[name] = saved[name] = randomBytes(24).toString('hex')
     generated = true
   }
   if (generated) {
     mkdirSync(dataDir, { recursive: true })
     writeFileSync(file, JSON.stringify(saved, null, 2), { mode: 0o600 })
-    say(`generated keys (kept in .data/keys.json; set LB_AUTH_KEY / DEMO_WORKER_AUTH_KEY to choose your own)`)
+  }
+  if (generated || reused) {
+    say(`${generated ? 'generated' : 'using the'} keys kept in .data/keys.json (set LB_AUTH_KEY / DEMO_WORKER_AUTH_KEY to choose your own):`)
+    say(`  LB_AUTH_KEY=${env.LB_AUTH_KEY}`)
+    say(`  DEMO_WORKER_AUTH_KEY=${env.DEMO_WORKER_AUTH_KEY}`)
   }
 }
 
@@ -90,16 +99,18 @@ async function ensureRedis() {
   const dir = join(dataDir, 'redis')
   mkdirSync(dir, { recursive: true })
   say(`no Redis at ${address.url}: starting one with its data in .data/redis (append-only file on)`)
-  run('redis', 'redis-server', ['--port', String(address.port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', ''], {}, true)
+  run('redis', 'redis-server', ['--port', String(address.port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', ''], {}, 2)
   for (let i = 0; i < 50 && !(await redisAnswers(address)); i++) await new Promise(r => setTimeout(r, 100))
   if (!(await redisAnswers(address))) fail('redis-server did not start (see its lines above).')
 }
 
-function run(name, command, args, extraEnv, last = false) {
+/** Stop order: 0 = takes requests and runs tasks (stopped first, drains), 1 = Workers and discovery, 2 = Redis. */
+function run(name, command, args, extraEnv, stage) {
   const colour = colours[children.length % colours.length]
   const tag = `\x1b[${colour}m[${name}]\x1b[0m`
-  const child = spawn(command, args, { cwd: root, env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] })
-  const entry = { name, child, last, exited: new Promise(resolve => child.once('exit', (code, signal) => resolve({ code, signal }))) }
+  // A process group of its own: Ctrl-C reaches only this script, which stops the services in order.
+  const child = spawn(command, args, { cwd: root, env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  const entry = { name, child, stage, exited: new Promise(resolve => child.once('exit', (code, signal) => resolve({ code, signal }))) }
   children.push(entry)
   for (const stream of [child.stdout, child.stderr]) {
     createInterface({ input: stream }).on('line', line => {
@@ -109,6 +120,7 @@ function run(name, command, args, extraEnv, last = false) {
   }
   void entry.exited.then(({ code, signal }) => {
     if (stopping) return
+    if (code === 0) return say(`${name} stopped (exit 0); the others go on`)
     say(`${name} exited (${signal ?? code}); stopping everything`)
     void stopAll(1)
   })
@@ -116,11 +128,12 @@ function run(name, command, args, extraEnv, last = false) {
 }
 
 function service(name, extraEnv = {}) {
+  const stage = name.startsWith('gateway') || name.startsWith('dispatcher') ? 0 : 1
   return run(name, process.execPath, [join(root, 'apps', name.replace(/-\d+$/, ''), 'dist', 'index.js')], {
     LOG_FORMAT: env.LOG_FORMAT ?? 'pretty',
     FORCE_COLOR: env.FORCE_COLOR ?? '1',
     ...extraEnv,
-  })
+  }, stage)
 }
 
 function printExample() {
@@ -138,19 +151,38 @@ curl -X POST http://localhost:${port}/task \\
 async function stopAll(exitCode) {
   if (stopping) return
   stopping = true
-  say('stopping…')
-  const services = children.filter(c => !c.last)
-  for (const { child } of services) child.kill('SIGTERM')
-  await Promise.all(services.map(c => c.exited))
-  // Redis goes last, so the services can finish what they hold.
-  for (const { child } of children.filter(c => c.last)) child.kill('SIGTERM')
-  await Promise.all(children.map(c => c.exited))
+  say('stopping: gateway and dispatchers finish what they hold, then the rest…')
+  // In order: what holds work drains while the Workers and Redis it needs are still there.
+  for (const stage of [0, 1, 2]) {
+    const group = children.filter(c => c.stage === stage)
+    for (const { child } of group) if (child.exitCode === null) child.kill('SIGTERM')
+    await Promise.all(group.map(c => c.exited))
+  }
   say('stopped')
   process.exit(exitCode)
 }
 
 process.on('SIGINT', () => (stopping ? children.forEach(c => c.child.kill('SIGKILL')) : void stopAll(0)))
 process.on('SIGTERM', () => void stopAll(0))
+// Should this script die without stopping them, take the services along.
+process.on('exit', () => children.forEach(c => c.child.exitCode === null && c.child.kill('SIGTERM')))
+
+function portFree(port) {
+  return new Promise(resolve => {
+    const probe = connect({ host: '127.0.0.1', port })
+    probe.once('connect', () => (probe.destroy(), resolve(false)))
+    probe.once('error', () => resolve(true))
+  })
+}
+
+// Check everything that can be checked before anything starts.
+const dispatchers = Number(env.DISPATCHERS ?? 1)
+if (!Number.isInteger(dispatchers) || dispatchers < 1) fail(`DISPATCHERS must be a whole number of at least 1 (got ${env.DISPATCHERS}).`)
+const ports = [['PORT', env.PORT ?? '4000']]
+if (env.DEMO_WORKER !== 'false') ports.push(['DEMO_WORKER_PORT', env.DEMO_WORKER_PORT ?? '3000'], ['DEMO_WORKER_WS_PORT', env.DEMO_WORKER_WS_PORT ?? '3001'])
+for (const [name, port] of ports) {
+  if (!(await portFree(Number(port)))) fail(`Port ${port} (${name}) is already in use: stop what holds it, or set ${name} to another port.`)
+}
 
 build()
 ensureKeys()
@@ -163,7 +195,5 @@ if (env.DEMO_WORKER !== 'false') {
   })
 }
 service('discovery')
-const dispatchers = Number(env.DISPATCHERS ?? 1)
-if (!Number.isInteger(dispatchers) || dispatchers < 1) fail(`DISPATCHERS must be a whole number of at least 1 (got ${env.DISPATCHERS}).`)
 for (let i = 1; i <= dispatchers; i++) service(dispatchers > 1 ? `dispatcher-${i}` : 'dispatcher')
 service('gateway')

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Cluster, submitTask } from './harness/cluster.js'
 import { workerKinds } from './harness/paths.js'
+import { getTask } from './harness/tasks.js'
 import { TestWorker } from './harness/test-worker.js'
 
 const LB_KEY = 'lb-key-for-tests-0123456789'
@@ -66,11 +67,26 @@ describe.each(workerKinds())('the main path, against the %s Worker', kind => {
   })
 
   it("passes the Worker's own refusal through with its status, untried elsewhere", async () => {
-    const before = await worker.stats()
     const response = await submitTask(cluster.gatewayUrl, { function: 'echo', contract: 1, mode: 'stream' }, keys())
     expect(response.status).toBe(400)
     expect(response.json()).toEqual({ error: "Function 'echo' does not support streaming" })
-    expect((await worker.stats()).received - before.received).toBe(1)
+    const task = await getTask(cluster.gatewayUrl, response.taskId!, LB_KEY)
+    expect(task).toMatchObject({ status: 'failed', attempts: 1, httpStatus: 400 })
+  })
+
+  it("checks params by the Workers' own rules, so a bad input is a 400 and never reaches a Worker", async () => {
+    const before = (await worker.stats()).received
+    for (const [input, error] of [
+      [{}, 'Missing required param: ms'],
+      [{ ms: 5, extra: 1 }, 'Unexpected param: extra'],
+      [{ ms: 'soon' }, 'Invalid type for param: ms, expected number'],
+      [{ ms: -1 }, 'Value for param: ms must be >= 0'],
+    ] as const) {
+      const response = await submitTask(cluster.gatewayUrl, { function: 'sleep', contract: 1, input }, keys())
+      expect(response.status).toBe(400)
+      expect((response.json() as { error: string }).error).toBe(error)
+    }
+    expect((await worker.stats()).received).toBe(before)
   })
 
   it('answers 404 at once for a function no known Worker offers', async () => {

@@ -8,6 +8,7 @@ describe('parseConfig', () => {
     expect(parseConfig(keys)).toEqual({
       port: 3000, wsPort: 3001, host: '127.0.0.1', slots: 10, group: 'default', contract: 1,
       authKey: 'wk-secret', lbAuthKey: 'lb-secret', statsEndpoint: false, extraFunction: undefined,
+      servicesDown: false, maintenance: false, drainTimeoutMs: 10000,
     })
   })
 

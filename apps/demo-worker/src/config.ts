@@ -37,6 +37,7 @@ const EnvSchema = z.object({
     .enum(['true', 'false'], { error: 'SERVICES_DOWN must be true or false' })
     .default('false')
     .transform(v => v === 'true'),
+  DRAIN_TIMEOUT: whole('DRAIN_TIMEOUT', 10000, 0, 600000),
   /** Starts in maintenance. */
   MAINTENANCE: z
     .enum(['true', 'false'], { error: 'MAINTENANCE must be true or false' })
@@ -57,6 +58,7 @@ export interface Config {
   extraFunction: string | undefined
   servicesDown: boolean
   maintenance: boolean
+  drainTimeoutMs: number
 }
 
 export class ConfigError extends Error {
@@ -87,5 +89,6 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     extraFunction: e.EXTRA_FUNCTION,
     servicesDown: e.SERVICES_DOWN,
     maintenance: e.MAINTENANCE,
+    drainTimeoutMs: e.DRAIN_TIMEOUT,
   }
 }

@@ -36,7 +36,8 @@ try {
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {
-    worker.close().then(
+    // Finish running tasks first (bounded), as every Slotway service does on SIGTERM.
+    worker.close({ drainMs: config.drainTimeoutMs }).then(
       () => process.exit(0),
       () => process.exit(0),
     )

@@ -3,7 +3,13 @@ import type { Redis } from 'ioredis'
 // Only one discovery replica polls Workers; the others wait to take over. The lock is a key
 // holding the owner's id with an expiry that the owner keeps renewing.
 
-const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`
+// Take the lock if it is free, or keep it if it is already ours (also after a renewal was lost in a Redis hiccup).
+const ACQUIRE = `
+local owner = redis.call('GET', KEYS[1])
+if owner == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if owner then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1`
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`
 
 export class LeaderLock {
@@ -26,9 +32,7 @@ export class LeaderLock {
   private async tick(): Promise<void> {
     let leading: boolean
     try {
-      leading = this.leading
-        ? (await this.redis.eval(RENEW, 1, this.key, this.ownerId, this.ttlMs)) === 1
-        : (await this.redis.set(this.key, this.ownerId, 'PX', this.ttlMs, 'NX')) === 'OK'
+      leading = (await this.redis.eval(ACQUIRE, 1, this.key, this.ownerId, this.ttlMs)) === 1
     } catch {
       leading = false
     }

@@ -28,6 +28,7 @@ try {
   process.exit(1)
 }
 
+let stopping = false
 const gatewayId = `gateway-${randomUUID().slice(0, 8)}`
 const logger = createLogger({ service: 'gateway', level: config.LOG_LEVEL, format: config.LOG_FORMAT, replica: gatewayId })
 const keys = redisKeys(config.REDIS_PREFIX)
@@ -57,10 +58,11 @@ const app = createServer({
 const server = app.listen(config.PORT, config.HOST)
 await once(server, 'listening')
 server.keepAliveTimeout = 65_000
+// While stopping, a keep-alive connection is closed as soon as its last answer is out.
+server.on('request', (_req, res) => res.on('finish', () => stopping && setImmediate(() => server.closeIdleConnections())))
 const address = server.address()
 logger.info('gateway ready', { port: typeof address === 'object' && address ? address.port : config.PORT })
 
-let stopping = false
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return
   stopping = true
@@ -71,6 +73,8 @@ async function shutdown(signal: string): Promise<void> {
   await Promise.race([closed, new Promise(resolve => (timer = setTimeout(resolve, config.DRAIN_TIMEOUT)))])
   clearTimeout(timer)
   waiter.stop()
+  // Give the answers just written a moment to leave before the sockets go.
+  await new Promise(resolve => setImmediate(resolve))
   server.closeAllConnections()
   directory.stop()
   await Promise.allSettled([queues.close(), store.close()])

@@ -1,4 +1,4 @@
-import type { WorkerDirectory } from '@slotway/shared'
+import type { WorkerDirectory, WorkerFunction } from '@slotway/shared'
 
 /**
  * Which pools and functions exist, from the Workers discovery knows (offline ones included:
@@ -7,15 +7,20 @@ import type { WorkerDirectory } from '@slotway/shared'
 export class PoolCatalog {
   constructor(private readonly directory: WorkerDirectory) {}
 
-  async offers(pool: string, fn: string): Promise<boolean> {
-    if (this.knownNow(pool, fn)) return true
+  /** The function as the pool's Workers declare it, or undefined when none offers it. */
+  async lookup(pool: string, fn: string): Promise<WorkerFunction | undefined> {
+    const known = this.find(pool, fn)
+    if (known) return known
     await this.directory.reload()
-    return this.knownNow(pool, fn)
+    return this.find(pool, fn)
   }
 
-  private knownNow(pool: string, fn: string): boolean {
-    return this.directory
-      .all()
-      .some(worker => worker.pool === pool && worker.status !== 'invalid' && (worker.functions ?? []).some(f => f.name === fn))
+  private find(pool: string, fn: string): WorkerFunction | undefined {
+    for (const worker of this.directory.all()) {
+      if (worker.pool !== pool || worker.status === 'invalid') continue
+      const offered = worker.functions?.find(f => f.name === fn)
+      if (offered) return offered
+    }
+    return undefined
   }
 }

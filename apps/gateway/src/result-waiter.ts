@@ -9,6 +9,8 @@ export type WaitResult =
   | { kind: 'streamed'; error?: string }
   | { kind: 'timeout' }
   | { kind: 'cancelled' }
+  /** This gateway is stopping; the task itself goes on. */
+  | { kind: 'shutdown' }
 
 interface Waiter {
   pool: string
@@ -121,6 +123,6 @@ export class ResultWaiter {
 
   /** Ends every wait (on shutdown) so no request is left hanging. */
   stop(): void {
-    for (const taskId of [...this.waiters.keys()]) this.settle(taskId, { kind: 'timeout' })
+    for (const taskId of [...this.waiters.keys()]) this.settle(taskId, { kind: 'shutdown' })
   }
 }

@@ -69,11 +69,13 @@ export class TaskStore {
   }
 
   async view(taskId: string): Promise<TaskView | undefined> {
-    const job = await this.find(taskId)
+    let job = await this.find(taskId)
     if (!job) {
       return (await this.redis.exists(this.keys.cancelled(taskId))) ? { taskId, status: 'cancelled', attempts: 0 } : undefined
     }
     const state = await job.getState()
+    // It may have finished between the two reads: read it again to show its outcome.
+    if ((state === 'completed' || state === 'failed') && !job.finishedOn) job = (await this.queues.get(job.queueName).getJob(taskId)) ?? job
     const status: TaskStatus = state === 'active' ? 'active' : state === 'completed' ? 'completed' : state === 'failed' ? 'failed' : 'queued'
     const data = job.data
     const view: TaskView = {

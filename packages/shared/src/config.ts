@@ -22,7 +22,15 @@ const common = {
   DRAIN_TIMEOUT: ms.default(10_000),
 }
 
-export const GatewayEnv = z.object({
+/** A short LB key is guessable: refuse one anywhere but on a developer's machine. */
+function strongKey<T extends { NODE_ENV: string; LB_AUTH_KEY: string }>(schema: z.ZodType<T>) {
+  return schema.refine(env => env.NODE_ENV === 'development' || env.NODE_ENV === 'test' || env.LB_AUTH_KEY.length >= 16, {
+    path: ['LB_AUTH_KEY'],
+    message: 'must be at least 16 characters outside development (NODE_ENV=development)',
+  })
+}
+
+export const GatewayEnv = strongKey(z.object({
   ...common,
   PORT: port.default(4000),
   HOST: z.string().default('0.0.0.0'),
@@ -39,10 +47,10 @@ export const GatewayEnv = z.object({
   REQUEST_BODY_LIMIT: z.string().default('1mb'),
   /** How often a waiting sync request re-reads its task's state, in case an event was missed. */
   RESULT_RECHECK_INTERVAL: positiveInt.default(2000),
-})
+}))
 export type GatewayEnv = z.infer<typeof GatewayEnv>
 
-export const DispatcherEnv = z.object({
+export const DispatcherEnv = strongKey(z.object({
   ...common,
   /** Longest a single call to a Worker may take, in ms. */
   TASK_TIMEOUT: positiveInt.default(30_000),
@@ -58,10 +66,10 @@ export const DispatcherEnv = z.object({
   WEBHOOK_ATTEMPTS: positiveInt.default(5),
   WEBHOOK_BACKOFF: ms.default(1000),
   WEBHOOK_TIMEOUT: positiveInt.default(10_000),
-})
+}))
 export type DispatcherEnv = z.infer<typeof DispatcherEnv>
 
-export const DiscoveryEnv = z.object({
+export const DiscoveryEnv = strongKey(z.object({
   ...common,
   WORKERS_FILE: z.string().default('workers.json'),
   WORKER_DISCOVERY_INTERVAL: positiveInt.default(5000),
@@ -71,7 +79,7 @@ export const DiscoveryEnv = z.object({
   WS_HEARTBEAT_TIMEOUT: positiveInt.default(3000),
   /** The leadership lock's lifetime; a standby replica takes over after it lapses. */
   DISCOVERY_LOCK_TTL: positiveInt.default(10_000),
-})
+}))
 export type DiscoveryEnv = z.infer<typeof DiscoveryEnv>
 
 export class ConfigError extends Error {

@@ -68,6 +68,12 @@ describe('configuration', () => {
     expect(() => loadConfig(GatewayEnv, {})).toThrow(/LB_AUTH_KEY/)
   })
 
+  it('refuses a short LB key outside development', () => {
+    expect(() => loadConfig(GatewayEnv, { LB_AUTH_KEY: 'short', NODE_ENV: 'production' })).toThrow(/LB_AUTH_KEY must be at least 16 characters/)
+    expect(loadConfig(GatewayEnv, { LB_AUTH_KEY: 'short', NODE_ENV: 'development' }).LB_AUTH_KEY).toBe('short')
+    expect(loadConfig(GatewayEnv, { LB_AUTH_KEY: '0123456789abcdef', NODE_ENV: 'production' }).LB_AUTH_KEY).toHaveLength(16)
+  })
+
   it('finds Redis from REDIS_URL, else REDIS_HOST/REDIS_PORT', () => {
     expect(redisUrl({ REDIS_URL: 'redis://r:1' , REDIS_HOST: 'h' })).toBe('redis://r:1')
     expect(redisUrl({ REDIS_HOST: 'h', REDIS_PORT: 7000 })).toBe('redis://h:7000')

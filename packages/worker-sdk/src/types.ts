@@ -114,7 +114,8 @@ export interface SlotwayWorker {
   /** Starts the HTTP and WebSocket servers; port 0 picks a free port, the real ones are returned. */
   listen(options: ListenOptions): Promise<ListenResult>
   /** Closes WebSockets, connections and both servers; running tasks see ctx.signal aborted. */
-  close(): Promise<void>
+  /** Stops the Worker; with `drainMs`, first enters maintenance and lets running tasks finish (up to that long). */
+  close(options?: { drainMs?: number }): Promise<void>
   /** Same effect as POST /off (true) and POST /on (false). */
   setMaintenance(on: boolean): void
   readonly maintenance: boolean

@@ -51,10 +51,14 @@ export function createWorker(options: WorkerOptions): SlotwayWorker {
     pong: () => ({ status: statusWord(), slots: slots() }),
     log: line => logs.add(line),
   })
+  let idleWaiters: (() => void)[] = []
   const pool = new SlotPool(cfg.slots, () => {
     stats.observe(pool.used, pool.queued)
     stream.broadcast()
+    if (pool.used === 0 && pool.queued === 0) idleWaiters.splice(0).forEach(wake => wake())
   })
+  const idle = (): Promise<void> =>
+    pool.used === 0 && pool.queued === 0 ? Promise.resolve() : new Promise(resolve => idleWaiters.push(resolve))
 
   const setMaintenance = (on: boolean): void => {
     if (maintenance === on) return
@@ -158,7 +162,15 @@ export function createWorker(options: WorkerOptions): SlotwayWorker {
         throw err
       }
     },
-    async close(): Promise<void> {
+    async close({ drainMs = 0 }: { drainMs?: number } = {}): Promise<void> {
+      if (drainMs > 0) {
+        // Announce maintenance (the load balancer stops sending), let running tasks finish, then stop.
+        setMaintenance(true)
+        let timer: NodeJS.Timeout | undefined
+        await Promise.race([idle(), new Promise(resolve => (timer = setTimeout(resolve, drainMs)))])
+        clearTimeout(timer)
+        idleWaiters = []
+      }
       await Promise.all([stream.close(), closeHttp()])
     },
     setMaintenance,

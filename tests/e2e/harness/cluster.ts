@@ -30,8 +30,9 @@ export class Cluster {
     this.dir = mkdtempSync(join(tmpdir(), 'slotway-test-'))
     this.workersFile = join(this.dir, 'workers.json')
     this.keys = redisKeys(prefix)
-    const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+    const redisUrl = extraEnv.REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
     this.redis = new Redis(redisUrl, { maxRetriesPerRequest: 3 })
+    this.redis.on('error', () => undefined)
     this.env = {
       REDIS_URL: redisUrl,
       REDIS_PREFIX: prefix,
@@ -138,13 +139,13 @@ export async function submitTask(
   gatewayUrl: string,
   body: unknown,
   keys: { lb?: string | undefined; worker?: string | undefined },
-): Promise<{ status: number; text: string; json: () => unknown }> {
+): Promise<{ status: number; text: string; json: () => unknown; taskId: string | null }> {
   const headers: Record<string, string> = { 'content-type': 'application/json' }
   if (keys.lb !== undefined) headers.authorization = keys.lb
   if (keys.worker !== undefined) headers['x-wr-auth'] = keys.worker
   const response = await fetch(`${gatewayUrl}/task`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) })
   const text = await response.text()
-  return { status: response.status, text, json: () => JSON.parse(text) }
+  return { status: response.status, text, json: () => JSON.parse(text), taskId: response.headers.get('x-slotway-task-id') }
 }
 
 /** GET/DELETE on a gateway with the LB key. */

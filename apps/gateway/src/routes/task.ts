@@ -11,6 +11,7 @@ import {
   type SecretBox,
   type TaskJobData,
 } from '@slotway/shared'
+import { ParamError, validateParams } from '@slotway/worker-sdk'
 import { HttpError } from '../http-errors.js'
 import type { IdempotencyKeys } from '../idempotency.js'
 import type { PoolCatalog } from '../pool-catalog.js'
@@ -63,8 +64,16 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
     // Queueing while Redis is away would hang the request; say so at once instead.
     if (redis.status !== 'ready') throw new HttpError(503, 'QUEUE_UNAVAILABLE', 'the task queue (Redis) is unreachable; try again shortly')
     const pool = poolId(task)
-    if (!(await catalog.offers(pool, task.function))) {
+    const offered = await catalog.lookup(pool, task.function)
+    if (!offered) {
       throw new HttpError(404, 'NO_WORKER_OFFERS_FUNCTION', `no worker offers this function: "${task.function}" in group "${task.group}", contract ${task.contract}`)
+    }
+    // Workers answer bad params with a 500, which would be retried in vain: check them here, by the Workers' own rules.
+    try {
+      validateParams(offered.params, task.input)
+    } catch (error) {
+      if (error instanceof ParamError) throw new HttpError(400, 'INVALID_PARAMS', error.message, { field: 'input' })
+      throw error
     }
 
     const taskId = randomUUID()
@@ -88,13 +97,13 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
     const stream = task.mode === 'stream' ? streamTo(res) : undefined
     const outcome = answersNow ? undefined : waiter.wait(taskId, pool, config.TASK_TIMEOUT, stream ? { onStream: stream } : {})
     try {
-      await queues.add(pool, taskId, data, {
+      await withTimeout(queues.add(pool, taskId, data, {
         priority: data.priority,
         attempts: config.TASK_ATTEMPTS,
         backoff: { type: 'exponential', delay: config.TASK_BACKOFF },
         removeOnComplete: { age: config.RESULT_TTL },
         removeOnFail: { age: config.RESULT_TTL },
-      })
+      }), QUEUE_TIMEOUT_MS)
     } catch (error) {
       waiter.cancel(taskId)
       if (dedupe) await idempotency.release(dedupe, taskId).catch(() => undefined)
@@ -104,6 +113,8 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
       res.status(202).json(task.mode === 'webhook' ? { success: true, taskId, status: 'queued' } : { taskId, status: 'queued' })
       return
     }
+    // The body stays the Worker's own; the id travels in a header, for GET /task/:id.
+    res.setHeader('x-slotway-task-id', taskId)
     res.on('close', () => {
       if (res.writableFinished) return
       // The client left: stop waiting, take the task back if it has not started, and abort a running stream.
@@ -143,12 +154,25 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
         res.status(504).json({ error: `timed out after ${config.TASK_TIMEOUT} ms`, code: 'TASK_TIMEOUT', taskId, cancelled })
         return
       }
+      case 'shutdown':
+        if (res.headersSent) return void res.destroy()
+        res.status(503).json({ error: 'the gateway is shutting down; the task goes on: read it with GET /task/:id', code: 'SHUTTING_DOWN', taskId })
+        return
       case 'cancelled':
         return
     }
   }
 
   return router
+}
+
+/** A Redis that accepts connections but does not answer must not hold a client forever. */
+const QUEUE_TIMEOUT_MS = 5000
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms)))
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
 
 /** Writes stream frames to the client as they arrive. */
