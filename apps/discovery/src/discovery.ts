@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis'
-import { workerIdForUrl, type DiscoveryEnv, type Logger, type RedisKeys } from '@slotway/shared'
+import { workerIdForUrl, type DiscoveryEnv, type Logger, type RedisKeys, type WorkerState } from '@slotway/shared'
+import { ContractCheck } from './contract-check.js'
 import { LeaderLock } from './leader-lock.js'
 import { StatePublisher } from './state-publisher.js'
 import { WorkerListFile } from './worker-list-file.js'
@@ -9,6 +10,7 @@ export interface DiscoveryDeps {
   config: DiscoveryEnv
   keys: RedisKeys
   redis: Redis
+  subscriber: Redis
   logger: Logger
   replicaId: string
 }
@@ -23,7 +25,11 @@ export class Discovery {
   private readonly lock: LeaderLock
   private readonly file: WorkerListFile
   private readonly trackerOptions: TrackerOptions
-  private urls: string[] = []
+  private fileUrls: string[] = []
+  private apiUrls: string[] = []
+  private readonly contracts = new ContractCheck()
+  private readonly latest = new Map<string, WorkerState>()
+  private readonly verdicts = new Map<string, string>()
   private leading = false
   private fileTimer: NodeJS.Timeout | undefined
 
@@ -31,7 +37,7 @@ export class Discovery {
     const { config, keys, redis, logger } = deps
     this.publisher = new StatePublisher(redis, keys, logger)
     this.file = new WorkerListFile(config.WORKERS_FILE, logger, urls => {
-      this.urls = urls
+      this.fileUrls = urls
       logger.info('Worker list loaded', { file: this.file.path, workers: urls.length })
       void this.reconcile()
     })
@@ -48,9 +54,43 @@ export class Discovery {
   }
 
   async start(): Promise<void> {
+    const { subscriber, keys } = this.deps
+    subscriber.on('message', (channel: string) => channel === keys.registryChanged && void this.loadRegistry())
+    await subscriber.subscribe(keys.registryChanged)
+    await this.loadRegistry()
     await this.file.start()
-    this.fileTimer = setInterval(() => void this.file.refresh(), this.deps.config.WORKER_DISCOVERY_INTERVAL)
+    // Both lists are re-read on every poll too, in case a change message or a file event was lost.
+    this.fileTimer = setInterval(() => void this.file.refresh().then(() => this.loadRegistry()), this.deps.config.WORKER_DISCOVERY_INTERVAL)
     this.lock.start()
+  }
+
+  /** Workers added through the gateway's API, kept in Redis. */
+  private async loadRegistry(): Promise<void> {
+    try {
+      const urls = Object.values(await this.deps.redis.hgetall(this.deps.keys.registry)).sort()
+      if (urls.join('\n') === this.apiUrls.join('\n')) return
+      this.apiUrls = urls
+      await this.reconcile()
+    } catch {
+      // Redis away: keep the list we have.
+    }
+  }
+
+  private get urls(): string[] {
+    return [...new Set([...this.fileUrls, ...this.apiUrls])]
+  }
+
+  /** Every state goes through the contract check, which may change other Workers of the pool too. */
+  private onState(state: WorkerState): void {
+    this.latest.set(state.id, state)
+    for (const checked of this.contracts.apply([...this.latest.values()])) {
+      const before = this.verdicts.get(checked.id)
+      const verdict = `${checked.status}|${checked.reason ?? ''}`
+      // The Worker that changed, and any other whose validity the change flipped.
+      if (checked.id !== state.id && before === verdict) continue
+      this.verdicts.set(checked.id, verdict)
+      this.publisher.publish(checked)
+    }
   }
 
   /** Makes the running trackers match the list (or stops them all when not leading). */
@@ -60,11 +100,13 @@ export class Discovery {
       if (wanted.has(id)) continue
       tracker.stop()
       this.trackers.delete(id)
+      this.latest.delete(id)
+      this.verdicts.delete(id)
       if (this.leading) await this.publisher.remove(id, tracker.url).catch(() => undefined)
     }
     for (const [id, url] of wanted) {
       if (this.trackers.has(id)) continue
-      const tracker = new WorkerTracker(url, this.trackerOptions, state => this.publisher.publish(state))
+      const tracker = new WorkerTracker(url, this.trackerOptions, state => this.onState(state))
       this.trackers.set(id, tracker)
       tracker.start()
     }

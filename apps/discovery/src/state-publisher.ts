@@ -14,7 +14,7 @@ const SLOT_FLUSH_MS = 1000
  * which the slot ledger reads — and the full state is refreshed at most once a second.
  */
 export class StatePublisher {
-  private readonly published = new Map<string, { identity: string; pool: string | undefined; busy: number | undefined }>()
+  private readonly published = new Map<string, { identity: string; pool: string | undefined; busy: number | undefined; said: string }>()
   private readonly dirty = new Map<string, WorkerState>()
   private flushTimer: NodeJS.Timeout | undefined
 
@@ -36,14 +36,16 @@ export class StatePublisher {
       if (state.pool) pipeline.sadd(this.keys.pools, state.pool)
       pipeline.publish(this.keys.workersChanged, state.id)
       this.dirty.delete(state.id)
-      this.logChange(before === undefined, state)
     } else {
       this.dirty.set(state.id, state)
       this.flushTimer ??= setTimeout(() => this.flush(), SLOT_FLUSH_MS)
       // Fewer busy slots means room: wake the dispatchers waiting on this pool.
       if (routable && (before.busy === undefined || busy! < before.busy)) pipeline.publish(this.keys.capacityChanged, state.pool!)
     }
-    this.published.set(state.id, { identity: id, pool: state.pool, busy })
+    // Logged once per change of status, reason or pool — not on every poll.
+    const said = `${state.status}|${state.reason ?? ''}|${state.pool ?? ''}`
+    if (!before || before.said !== said) this.logChange(before === undefined, state)
+    this.published.set(state.id, { identity: id, pool: state.pool, busy, said })
     pipeline.exec().catch(error => this.logger.warn('cannot write Worker state', { worker: state.url, error: String(error) }))
   }
 
@@ -80,7 +82,7 @@ export class StatePublisher {
     for (const [id, json] of Object.entries(stored)) {
       if (keepIds.has(id)) continue
       const state = JSON.parse(json) as WorkerState
-      this.published.set(id, { identity: '', pool: state.pool, busy: undefined })
+      this.published.set(id, { identity: '', pool: state.pool, busy: undefined, said: '' })
       await this.remove(id, state.url)
     }
   }

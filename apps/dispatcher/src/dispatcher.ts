@@ -1,6 +1,6 @@
 import { Queue, type Worker as QueueWorker } from 'bullmq'
 import type { Redis } from 'ioredis'
-import { WEBHOOK_QUEUE, type DispatcherEnv, type Logger, type RedisKeys, type SecretBox, type WebhookJobData, type WorkerDirectory } from '@slotway/shared'
+import { TaskMetrics, WEBHOOK_QUEUE, type DispatcherEnv, type Logger, type RedisKeys, type SecretBox, type WebhookJobData, type WorkerDirectory } from '@slotway/shared'
 import { CapacitySignal } from './capacity-signal.js'
 import { PoolRunner } from './pool-runner.js'
 import { SlotLedger } from './slot-ledger.js'
@@ -46,6 +46,7 @@ export class Dispatcher {
       webhooks: this.webhooks,
       webhookAttempts: config.WEBHOOK_ATTEMPTS,
       webhookBackoffMs: config.WEBHOOK_BACKOFF,
+      metrics: new TaskMetrics(redis, keys),
       logger,
     })
   }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import {
   ConfigError,
   DispatcherEnv,
+  RedisLogSink,
   WorkerDirectory,
   connectRedis,
   createLogger,
@@ -9,6 +10,7 @@ import {
   loadConfig,
   redisKeys,
   redisUrl,
+  startHeartbeat,
 } from '@slotway/shared'
 import { Dispatcher } from './dispatcher.js'
 
@@ -23,10 +25,11 @@ try {
 }
 
 const replicaId = `dispatcher-${randomUUID().slice(0, 8)}`
-const logger = createLogger({ service: 'dispatcher', level: config.LOG_LEVEL, format: config.LOG_FORMAT, replica: replicaId })
 const keys = redisKeys(config.REDIS_PREFIX)
 const url = redisUrl(config)
 const redis = connectRedis(url, `${replicaId}:commands`)
+const sink = new RedisLogSink(redis, keys.logs, config.MAX_LOGS)
+const logger = createLogger({ service: 'dispatcher', level: config.LOG_LEVEL, format: config.LOG_FORMAT, replica: replicaId, sink })
 const subscriber = connectRedis(url, `${replicaId}:events`)
 for (const connection of [redis, subscriber]) connection.on('error', error => logger.debug('redis connection error', { error: error.message }))
 
@@ -35,6 +38,7 @@ const dispatcher = new Dispatcher({ config, keys, redis, subscriber, directory, 
 
 await directory.start()
 await dispatcher.start()
+const stopHeartbeat = startHeartbeat(redis, keys, 'dispatcher', replicaId)
 logger.info('dispatcher ready', { replica: replicaId })
 
 let stopping = false
@@ -44,8 +48,9 @@ async function shutdown(signal: string): Promise<void> {
   logger.info('stopping: finishing running tasks', { signal, active: dispatcher.activeTasks })
   await dispatcher.stop()
   directory.stop()
-  await Promise.allSettled([redis.quit(), subscriber.quit()])
   logger.info('stopped')
+  await Promise.all([stopHeartbeat(), sink.flush()])
+  await Promise.allSettled([redis.quit(), subscriber.quit()])
   process.exit(0)
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'))

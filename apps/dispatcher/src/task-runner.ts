@@ -8,6 +8,7 @@ import {
   type SecretBox,
   type TaskJobData,
   type TaskOutcome,
+  type TaskMetrics,
   type TaskReply,
   type WebhookJobData,
   type WorkerDirectory,
@@ -26,6 +27,7 @@ export interface TaskRunnerDeps {
   webhooks: Queue<WebhookJobData>
   webhookAttempts: number
   webhookBackoffMs: number
+  metrics: TaskMetrics
   logger: Logger
 }
 
@@ -85,6 +87,7 @@ export class TaskRunner {
     const worker = deps.directory.get(reservation.workerId)
     const abort = new AbortController()
     this.inFlight.set(taskId, abort)
+    const startedAt = Date.now()
     let result: WorkerCallResult
     try {
       if (!worker) {
@@ -121,6 +124,7 @@ export class TaskRunner {
 
     const verdict = judge(result)
     const workerId = reservation.workerId
+    this.measure(job, verdict, startedAt)
     if (result.kind === 'streamed') await this.reply(job, { kind: 'stream-end', taskId, ...(result.error ? { error: result.error } : {}) })
 
     if (verdict.kind === 'done') {
@@ -149,6 +153,20 @@ export class TaskRunner {
       body: JSON.stringify({ success: false, error: `all attempts failed: ${verdict.cause}`, taskId, attempts }),
       workerId,
     })
+  }
+
+  /** Counts the attempt's end, off the path (fire and forget: metrics must never slow a task). */
+  private measure(job: Job<TaskJobData>, verdict: Verdict, startedAt: number): void {
+    const pool = job.queueName
+    const metrics = this.deps.metrics
+    const finalAttempt = verdict.kind !== 'retry' || job.attemptsMade + 1 >= (job.opts.attempts ?? 1)
+    const pipeline = this.deps.redis.pipeline()
+    if (job.attemptsMade === 0) metrics.observe('queue_wait', pool, Math.max(0, startedAt - job.timestamp) / 1000, pipeline)
+    metrics.observe('run_time', pool, (Date.now() - startedAt) / 1000, pipeline)
+    if (verdict.kind === 'done') metrics.count('completed', pool, pipeline)
+    else if (finalAttempt) metrics.count('failed', pool, pipeline)
+    else metrics.count('retried', pool, pipeline)
+    pipeline.exec().catch(() => undefined)
   }
 
   private async fail(job: Job<TaskJobData>, token: string, outcome: TaskOutcome): Promise<void> {

@@ -3,6 +3,8 @@ import { once } from 'node:events'
 import {
   ConfigError,
   GatewayEnv,
+  RedisLogSink,
+  TaskMetrics,
   WorkerDirectory,
   connectRedis,
   createLogger,
@@ -10,7 +12,9 @@ import {
   loadConfig,
   redisKeys,
   redisUrl,
+  startHeartbeat,
 } from '@slotway/shared'
+import { AuthLimiter } from './auth-limiter.js'
 import { IdempotencyKeys } from './idempotency.js'
 import { PoolCatalog } from './pool-catalog.js'
 import { ResultWaiter } from './result-waiter.js'
@@ -30,10 +34,11 @@ try {
 
 let stopping = false
 const gatewayId = `gateway-${randomUUID().slice(0, 8)}`
-const logger = createLogger({ service: 'gateway', level: config.LOG_LEVEL, format: config.LOG_FORMAT, replica: gatewayId })
 const keys = redisKeys(config.REDIS_PREFIX)
 const url = redisUrl(config)
 const redis = connectRedis(url, `${gatewayId}:commands`)
+const sink = new RedisLogSink(redis, keys.logs, config.MAX_LOGS)
+const logger = createLogger({ service: 'gateway', level: config.LOG_LEVEL, format: config.LOG_FORMAT, replica: gatewayId, sink })
 const subscriber = connectRedis(url, `${gatewayId}:replies`)
 for (const connection of [redis, subscriber]) connection.on('error', error => logger.debug('redis connection error', { error: error.message }))
 
@@ -53,6 +58,9 @@ const app = createServer({
   catalog: new PoolCatalog(directory),
   idempotency: new IdempotencyKeys(redis, keys, config.RESULT_TTL),
   secretBox: createSecretBox(config.LB_AUTH_KEY),
+  metrics: new TaskMetrics(redis, keys),
+  directory,
+  limiter: new AuthLimiter(redis, keys, config.AUTH_FAILURE_LIMIT, config.AUTH_FAILURE_WINDOW),
   logger,
 })
 const server = app.listen(config.PORT, config.HOST)
@@ -61,6 +69,7 @@ server.keepAliveTimeout = 65_000
 // While stopping, a keep-alive connection is closed as soon as its last answer is out.
 server.on('request', (_req, res) => res.on('finish', () => stopping && setImmediate(() => server.closeIdleConnections())))
 const address = server.address()
+const stopHeartbeat = startHeartbeat(redis, keys, 'gateway', gatewayId)
 logger.info('gateway ready', { port: typeof address === 'object' && address ? address.port : config.PORT })
 
 async function shutdown(signal: string): Promise<void> {
@@ -77,9 +86,9 @@ async function shutdown(signal: string): Promise<void> {
   await new Promise(resolve => setImmediate(resolve))
   server.closeAllConnections()
   directory.stop()
-  await Promise.allSettled([queues.close(), store.close()])
-  await Promise.allSettled([redis.quit(), subscriber.quit()])
   logger.info('stopped')
+  await Promise.allSettled([queues.close(), store.close(), stopHeartbeat(), sink.flush()])
+  await Promise.allSettled([redis.quit(), subscriber.quit()])
   process.exit(0)
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'))

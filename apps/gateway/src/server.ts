@@ -1,25 +1,60 @@
 import express, { type Express } from 'express'
+import helmet from 'helmet'
+import cors from 'cors'
+import type { Logger, TaskMetrics, WorkerDirectory } from '@slotway/shared'
+import type { AuthLimiter } from './auth-limiter.js'
+import { dropPrototypeKeys, limitDepth } from './body-guard.js'
+import { bullBoard } from './bull-board.js'
 import { errorHandler, notFound } from './http-errors.js'
-import { requireLbKey } from './require-key.js'
+import { createMetrics } from './metrics.js'
+import { openApiDocument } from './openapi.js'
+import { requireKey } from './require-key.js'
 import { healthRoutes } from './routes/health.js'
+import { logRoutes } from './routes/logs.js'
 import { taskByIdRoutes } from './routes/task-by-id.js'
 import { taskRoutes, type TaskRouteDeps } from './routes/task.js'
-import type { Logger } from '@slotway/shared'
+import { workerRoutes } from './routes/workers.js'
 
 export interface GatewayDeps extends TaskRouteDeps {
+  directory: WorkerDirectory
+  limiter: AuthLimiter
   logger: Logger
 }
 
 export function createServer(deps: GatewayDeps): Express {
+  const { config, redis, keys, directory, limiter } = deps
   const app = express()
   app.disable('x-powered-by')
   app.set('query parser', 'simple')
-  app.use(healthRoutes(deps.redis))
-  app.use(requireLbKey(deps.config.LB_AUTH_KEY))
-  app.use(express.json({ limit: deps.config.REQUEST_BODY_LIMIT, type: 'application/json' }))
+  app.set('trust proxy', config.TRUST_PROXY)
+  // Bull Board's page needs its own inline script and styles; everything else gets the strict default.
+  const strict = helmet()
+  const relaxed = helmet({ contentSecurityPolicy: false })
+  app.use((req, res, next) => (req.path.startsWith('/bull') ? relaxed : strict)(req, res, next))
+  if (config.CORS_ORIGINS) app.use(cors({ origin: config.CORS_ORIGINS.split(',').map(origin => origin.trim()) }))
+
+  const lbKey = requireKey({ keys: [config.LB_AUTH_KEY], limiter })
+  app.use(healthRoutes({ redis, keys, directory, lbAuthKey: config.LB_AUTH_KEY }))
+  app.get('/openapi.json', (_req, res) => void res.json(openApiDocument()))
+
+  const metrics = createMetrics({ redis, keys, taskMetrics: deps.metrics, queues: deps.queues, directory })
+  app.get('/metrics', requireKey({ keys: [config.LB_AUTH_KEY, ...(config.METRICS_TOKEN ? [config.METRICS_TOKEN] : [])], limiter }), async (_req, res) => {
+    res.type(metrics.contentType).send(await metrics.render())
+  })
+  if (config.BULL_BOARD_ENABLED) {
+    app.use('/bull', requireKey({ keys: [config.LB_AUTH_KEY], limiter, browser: true }), bullBoard({ redis, keys, queues: deps.queues, directory, webhooks: deps.store.webhooks }))
+  }
+
+  app.use(lbKey)
+  app.use(express.json({ limit: config.REQUEST_BODY_LIMIT, type: 'application/json', reviver: dropPrototypeKeys }))
+  app.use(limitDepth)
   app.use(taskRoutes(deps))
   app.use(taskByIdRoutes(deps.store))
+  app.use(workerRoutes({ redis, keys, directory, lbAuthKey: config.LB_AUTH_KEY }))
+  app.use(logRoutes(redis, keys, config.MAX_LOGS))
   app.use(notFound)
   app.use(errorHandler((message, meta) => deps.logger.error(message, meta)))
   return app
 }
+
+export type { TaskMetrics }

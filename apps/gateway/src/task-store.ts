@@ -45,7 +45,7 @@ const iso = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : null)
 
 /** Reads and cancels tasks by id alone; the pool is found by asking every known pool's queue at once. */
 export class TaskStore {
-  private readonly webhooks: Queue<WebhookJobData>
+  readonly webhooks: Queue<WebhookJobData>
 
   constructor(
     private readonly redis: Redis,

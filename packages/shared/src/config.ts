@@ -20,7 +20,11 @@ const common = {
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   /** How long a service may take to finish what it holds after SIGTERM. */
   DRAIN_TIMEOUT: ms.default(10_000),
+  /** How many log lines of all services together are kept in Redis for GET /logs. */
+  MAX_LOGS: z.coerce.number().int().min(0).max(100_000).default(1000),
 }
+
+const bool = z.enum(['true', 'false', '1', '0']).transform(v => v === 'true' || v === '1')
 
 /** A short LB key is guessable: refuse one anywhere but on a developer's machine. */
 function strongKey<T extends { NODE_ENV: string; LB_AUTH_KEY: string }>(schema: z.ZodType<T>) {
@@ -47,6 +51,16 @@ export const GatewayEnv = strongKey(z.object({
   REQUEST_BODY_LIMIT: z.string().default('1mb'),
   /** How often a waiting sync request re-reads its task's state, in case an event was missed. */
   RESULT_RECHECK_INTERVAL: positiveInt.default(2000),
+  BULL_BOARD_ENABLED: bool.default(true),
+  /** A second key that may read /metrics only (for a Prometheus scraper). */
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Comma-separated origins allowed by CORS; unset: no cross-origin access. */
+  CORS_ORIGINS: z.string().optional(),
+  /** Failed authentications per client address and window (seconds) before 429. */
+  AUTH_FAILURE_LIMIT: positiveInt.default(20),
+  AUTH_FAILURE_WINDOW: positiveInt.default(60),
+  /** Trust X-Forwarded-For from this many proxies in front (express "trust proxy"). */
+  TRUST_PROXY: z.coerce.number().int().min(0).default(0),
 }))
 export type GatewayEnv = z.infer<typeof GatewayEnv>
 

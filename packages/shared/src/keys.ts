@@ -47,5 +47,17 @@ export function redisKeys(prefix: string) {
     idempotency: (key: string) => `${prefix}:idempotency:${key}`,
     /** String: a task cancelled before it started (BullMQ forgets removed jobs, we remember why). */
     cancelled: (taskId: string) => `${prefix}:cancelled:${taskId}`,
+    /** Sorted set per role: replica id scored by its last heartbeat (ms). */
+    heartbeats: (role: 'discovery' | 'dispatcher' | 'gateway') => `${prefix}:heartbeats:${role}`,
+    /** List: the last log lines of every service (JSON), newest last, capped. */
+    logs: `${prefix}:logs`,
+    /** Hash: workerId → URL of the Workers added through the API (workers.json lists the others). */
+    registry: `${prefix}:registry`,
+    /** Channel: the API registry changed. */
+    registryChanged: `${prefix}:registry:changed`,
+    /** Hash: task counters and latency histograms per pool, for /metrics. */
+    metrics: `${prefix}:metrics`,
+    /** String per client address: failed authentications in the current window. */
+    authFailures: (address: string) => `${prefix}:auth-failures:${address}`,
   }
 }

@@ -1,4 +1,5 @@
 import winston from 'winston'
+import type Transport from 'winston-transport'
 import { hostname } from 'node:os'
 
 export interface LoggerOptions {
@@ -7,6 +8,8 @@ export interface LoggerOptions {
   format?: 'json' | 'pretty' | undefined
   /** Tells replicas apart in a shared log; defaults to host and pid. */
   replica?: string
+  /** Also keep lines in Redis for GET /logs. */
+  sink?: Transport
 }
 
 export type Logger = winston.Logger
@@ -28,6 +31,6 @@ export function createLogger(options: LoggerOptions): Logger {
           }),
         )
       : winston.format.combine(winston.format.timestamp(), winston.format.json()),
-    transports: [new winston.transports.Console()],
+    transports: [new winston.transports.Console(), ...(options.sink ? [options.sink] : [])],
   })
 }

@@ -10,6 +10,7 @@ import {
   type RedisKeys,
   type SecretBox,
   type TaskJobData,
+  type TaskMetrics,
 } from '@slotway/shared'
 import { ParamError, validateParams } from '@slotway/worker-sdk'
 import { HttpError } from '../http-errors.js'
@@ -29,6 +30,7 @@ export interface TaskRouteDeps {
   catalog: PoolCatalog
   idempotency: IdempotencyKeys
   secretBox: SecretBox
+  metrics: TaskMetrics
 }
 
 function workerKey(req: Request): string {
@@ -48,7 +50,7 @@ function idempotencyKey(req: Request): string | undefined {
 
 /** POST /task: validate, queue in the task's pool, and answer as the task's mode asks. */
 export function taskRoutes(deps: TaskRouteDeps): Router {
-  const { config, queues, waiter, secretBox, redis, store, catalog, idempotency, keys } = deps
+  const { config, queues, waiter, secretBox, redis, store, catalog, idempotency, keys, metrics } = deps
   const router = Router()
 
   router.post('/task', async (req, res) => {
@@ -109,6 +111,7 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
       if (dedupe) await idempotency.release(dedupe, taskId).catch(() => undefined)
       throw new HttpError(503, 'QUEUE_UNAVAILABLE', `could not queue the task: ${(error as Error).message}`)
     }
+    metrics.count('submitted', pool)
     if (!outcome) {
       res.status(202).json(task.mode === 'webhook' ? { success: true, taskId, status: 'queued' } : { taskId, status: 'queued' })
       return
