@@ -76,7 +76,8 @@ export class WorkerTracker {
     this.stream = new SlotStream(url, this.options.stream, {
       onOpen: () => {
         this.streamDown = undefined
-        this.emit()
+        // A stream that (re)opens may be a restarted Worker: read its health again before routing to it.
+        void this.poll()
       },
       onDown: reason => {
         this.streamDown = reason

@@ -12,6 +12,9 @@ export interface TestWorkerOptions {
   extraFunction?: string
   servicesDown?: boolean
   maintenance?: boolean
+  /** Fixed ports, e.g. to restart "the same" Worker; free ones by default. */
+  port?: number
+  wsPort?: number
 }
 
 export interface WorkerStats {
@@ -25,10 +28,11 @@ export interface WorkerStats {
 
 /** A protocol-speaking Worker for tests: our demo Worker, or the foreign reference Worker. Both count what they run. */
 export class TestWorker {
-  private constructor(readonly process: ServiceProcess, readonly url: string, readonly authKey: string) {}
+  private constructor(readonly process: ServiceProcess, readonly url: string, readonly authKey: string, readonly port: number, readonly wsPort: number) {}
 
   static async start(options: TestWorkerOptions): Promise<TestWorker> {
-    const [port, wsPort] = [await freePort(), await freePort()]
+    const port = options.port ?? (await freePort())
+    const wsPort = options.wsPort ?? (await freePort())
     const authKey = options.authKey ?? 'worker-key-0123456789'
     const slots = String(options.slots ?? 10)
     const group = options.group ?? 'default'
@@ -51,7 +55,7 @@ export class TestWorker {
       })
     }
     await service.waitForLine(/worker: http \d+/)
-    return new TestWorker(service, `http://127.0.0.1:${port}`, authKey)
+    return new TestWorker(service, `http://127.0.0.1:${port}`, authKey, port, wsPort)
   }
 
   async stats(): Promise<WorkerStats> {
