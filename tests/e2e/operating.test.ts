@@ -2,7 +2,7 @@ import { createServer, type IncomingHttpHeaders } from 'node:http'
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { workerIdForUrl } from '@slotway/shared'
-import { Cluster, callGateway, submitTask } from './harness/cluster.js'
+import { Cluster, submitTask } from './harness/cluster.js'
 import { workerKinds } from './harness/paths.js'
 import { freePort } from './harness/ports.js'
 import { ServiceProcess } from './harness/process.js'
@@ -202,6 +202,26 @@ describe(`operating Slotway (against the ${kind} Worker)`, () => {
     }
     const queues = await request(`${gateway}/bull/api/queues`, withKey(basic))
     expect(queues.text).toContain('default@1')
+  })
+
+  it('answers every route of its OpenAPI document with a status the document lists', async () => {
+    const doc = (await request(`${gateway}/openapi.json`)).json() as { paths: Record<string, Record<string, { responses: Record<string, unknown>; requestBody?: unknown }>> }
+    const bodies: Record<string, unknown> = { 'POST /task': { function: 'hello', contract: 1 }, 'POST /workers': { url: 'ftp://not-http' } }
+    let checked = 0
+    for (const [path, methods] of Object.entries(doc.paths)) {
+      for (const [method, operation] of Object.entries(methods)) {
+        const concrete = path.replace('{id}', path.startsWith('/task') ? randomUUID() : workerIdForUrl(worker.url))
+        const body = bodies[`${method.toUpperCase()} ${path}`]
+        const response = await request(`${gateway}${concrete}`, {
+          method: method.toUpperCase(),
+          headers: { authorization: LB_KEY, 'x-wr-auth': worker.authKey, ...(body ? { 'content-type': 'application/json' } : {}) },
+          ...(body ? { body: JSON.stringify(body) } : {}),
+        })
+        expect(Object.keys(operation.responses), `${method.toUpperCase()} ${path} answered ${response.status}`).toContain(String(response.status))
+        checked++
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(11)
   })
 
   it('never writes a key to a log line', async () => {
