@@ -167,23 +167,42 @@ describe(`operating Slotway (against the ${kind} Worker)`, () => {
   })
 
   it('metrics: counts tasks, latencies, queues and Worker slots', async () => {
-    const metrics = async () => (await request(`${gateway}/metrics`, withKey(METRICS_TOKEN))).text
-    const value = (text: string, name: string) => Number(new RegExp(`^${name.replace(/[{}]/g, m => `\\${m}`)} (\\S+)$`, 'm').exec(text)?.[1] ?? 0)
-    const pool = 'pool="default@1"'
-    const before = await metrics()
-    for (let i = 0; i < 3; i++) expect((await submitTask(gateway, { function: 'hello', contract: 1 }, { lb: LB_KEY, worker: worker.authKey })).status).toBe(200)
-    expect((await submitTask(gateway, { function: 'fail', contract: 1 }, { lb: LB_KEY, worker: worker.authKey })).status).toBe(500)
-    const after = await metrics()
-    const delta = (name: string) => value(after, name) - value(before, name)
-    expect(delta(`slotway_tasks_submitted_total{${pool}}`)).toBe(4)
-    expect(delta(`slotway_tasks_completed_total{${pool}}`)).toBe(3)
-    expect(delta(`slotway_tasks_failed_total{${pool}}`)).toBe(1)
-    expect(delta(`slotway_tasks_retried_total{${pool}}`)).toBe(1)
-    expect(delta(`slotway_task_queue_wait_seconds_count{${pool}}`)).toBe(4)
-    expect(delta(`slotway_task_run_seconds_count{${pool}}`)).toBe(5)
-    expect(value(after, `slotway_worker_up{worker="${worker.url}",pool="default@1"}`)).toBe(1)
-    expect(value(after, `slotway_worker_slots_limit{worker="${worker.url}",pool="default@1"}`)).toBe(2)
-    expect(after).toContain(`slotway_queue_depth{${pool},state="waiting"} 0`)
+    // A pool of its own, so no other test's tasks are counted in it.
+    const metered = await TestWorker.start({ kind, lbAuthKey: LB_KEY, slots: 2, group: 'metered' })
+    try {
+      expect((await request(`${gateway}/workers`, withKey(LB_KEY, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url: metered.url }) }))).status).toBe(201)
+      await cluster.waitForWorkers([metered.url])
+      const submit = (fn: string) => submitTask(gateway, { group: 'metered', function: fn, contract: 1 }, { lb: LB_KEY, worker: metered.authKey })
+      for (let i = 0; i < 3; i++) expect((await submit('hello')).status).toBe(200)
+      expect((await submit('fail')).status).toBe(500)
+      const pool = 'pool="metered@1"'
+      const value = (text: string, name: string) => Number(new RegExp(`^${name.replace(/[{}]/g, m => `\\${m}`)} (\\S+)$`, 'm').exec(text)?.[1] ?? 0)
+      const expected: Record<string, number> = {
+        [`slotway_tasks_submitted_total{${pool}}`]: 4,
+        [`slotway_tasks_completed_total{${pool}}`]: 3,
+        [`slotway_tasks_failed_total{${pool}}`]: 1,
+        [`slotway_tasks_retried_total{${pool}}`]: 1,
+        [`slotway_task_queue_wait_seconds_count{${pool}}`]: 4,
+        [`slotway_task_run_seconds_count{${pool}}`]: 5,
+        [`slotway_worker_up{worker="${metered.url}",pool="metered@1"}`]: 1,
+        [`slotway_worker_slots_limit{worker="${metered.url}",pool="metered@1"}`]: 2,
+        [`slotway_queue_depth{${pool},state="waiting"}`]: 0,
+      }
+      // Each service writes its counts in batches (a quarter second): read until they are all in.
+      const deadline = Date.now() + 10_000
+      let text = ''
+      let actual: Record<string, number> = {}
+      do {
+        text = (await request(`${gateway}/metrics`, withKey(METRICS_TOKEN))).text
+        actual = Object.fromEntries(Object.keys(expected).map(name => [name, value(text, name)]))
+        if (JSON.stringify(actual) === JSON.stringify(expected)) break
+        await new Promise(resolve => setTimeout(resolve, 50))
+      } while (Date.now() < deadline)
+      expect(actual).toEqual(expected)
+      expect(text).toContain('# TYPE slotway_task_run_seconds histogram')
+    } finally {
+      await metered.stop()
+    }
   })
 
   it('Bull Board is behind the key, and its page and assets load with it', async () => {

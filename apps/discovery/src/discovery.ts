@@ -106,7 +106,7 @@ export class Discovery {
     }
     for (const [id, url] of wanted) {
       if (this.trackers.has(id)) continue
-      const tracker = new WorkerTracker(url, this.trackerOptions, state => this.onState(state))
+      const tracker = new WorkerTracker(url, this.trackerOptions, state => this.onState(state), (workerId, slots) => this.publisher.updateSlots(workerId, slots))
       this.trackers.set(id, tracker)
       tracker.start()
     }

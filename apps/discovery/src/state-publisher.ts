@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis'
-import type { Logger, RedisKeys, WorkerState } from '@slotway/shared'
+import type { Logger, RedisKeys, SlotCounts, WorkerState } from '@slotway/shared'
 
 /** The parts of a state whose change others must hear about at once (not slot counts). */
 function identity(state: WorkerState): string {
@@ -17,10 +17,47 @@ export class StatePublisher {
   private readonly published = new Map<string, { identity: string; pool: string | undefined; busy: number | undefined; said: string }>()
   private readonly dirty = new Map<string, WorkerState>()
   private flushTimer: NodeJS.Timeout | undefined
+  /** The last state published per Worker, routable or not (for the slot-count fast path). */
+  private readonly current = new Map<string, WorkerState>()
+  private readonly pendingSlots = new Map<string, SlotCounts>()
+  private slotFlush: NodeJS.Immediate | undefined
 
   constructor(private readonly redis: Redis, private readonly keys: RedisKeys, private readonly logger: Logger) {}
 
+  /**
+   * Only the slot counts of a Worker changed. Messages that arrive together are merged and written
+   * in one pipeline: the capacity hash at once, the full state with the next slow flush.
+   */
+  updateSlots(workerId: string, slots: SlotCounts): void {
+    this.pendingSlots.set(workerId, slots)
+    this.slotFlush ??= setImmediate(() => this.flushSlots())
+  }
+
+  private flushSlots(): void {
+    this.slotFlush = undefined
+    const pipeline = this.redis.pipeline()
+    let writes = 0
+    for (const [workerId, slots] of this.pendingSlots) {
+      const state = this.current.get(workerId)
+      const before = this.published.get(workerId)
+      if (!state || !before || state.status !== 'ready' || !state.pool) continue
+      const next = { ...state, slots }
+      this.current.set(workerId, next)
+      this.dirty.set(workerId, next)
+      const busy = slots.used + slots.queue
+      if (busy === before.busy) continue
+      pipeline.hset(this.keys.capacity(state.pool), workerId, `${slots.limit} ${busy}`)
+      if (before.busy === undefined || busy < before.busy) pipeline.publish(this.keys.capacityChanged, state.pool)
+      before.busy = busy
+      writes++
+    }
+    this.pendingSlots.clear()
+    if (writes > 0) pipeline.exec().catch(error => this.logger.warn('cannot write Worker slots', { error: String(error) }))
+    if (this.dirty.size > 0) this.flushTimer ??= setTimeout(() => this.flush(), SLOT_FLUSH_MS)
+  }
+
   publish(state: WorkerState): void {
+    this.current.set(state.id, state)
     const before = this.published.get(state.id)
     const id = identity(state)
     const routable = state.status === 'ready' && state.pool !== undefined && state.slots !== undefined
@@ -68,6 +105,7 @@ export class StatePublisher {
   async remove(workerId: string, url: string): Promise<void> {
     const before = this.published.get(workerId)
     this.published.delete(workerId)
+    this.current.delete(workerId)
     this.dirty.delete(workerId)
     const pipeline = this.redis.pipeline().hdel(this.keys.workers, workerId)
     if (before?.pool) pipeline.hdel(this.keys.capacity(before.pool), workerId)

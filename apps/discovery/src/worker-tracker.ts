@@ -33,6 +33,8 @@ export class WorkerTracker {
     readonly url: string,
     private readonly options: TrackerOptions,
     private readonly onState: (state: WorkerState) => void,
+    /** Slot counts alone changed; optional fast path. */
+    private readonly onSlots?: (workerId: string, slots: SlotCounts) => void,
   ) {
     this.id = workerIdForUrl(url)
   }
@@ -85,8 +87,14 @@ export class WorkerTracker {
       },
       onMessage: message => {
         this.lastSeenAt = Date.now()
-        this.live = { status: message.status, slots: message.slots, services: message.services ?? this.live?.services }
-        this.emit()
+        const before = this.live
+        const services = message.services ?? before?.services
+        this.live = { status: message.status, slots: message.slots, services }
+        // Most messages only move slot counts (one per task start and end): take the short path.
+        const sameState = before !== undefined && before.status === message.status && before.slots.limit === message.slots.limit &&
+          (message.services === undefined || JSON.stringify(message.services) === JSON.stringify(before.services))
+        if (sameState && this.onSlots) this.onSlots(this.id, message.slots)
+        else this.emit()
       },
     })
     this.stream.open()

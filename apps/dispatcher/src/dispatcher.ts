@@ -26,6 +26,7 @@ export class Dispatcher {
   private readonly signal: CapacitySignal
   private readonly runner: TaskRunner
   private readonly webhooks: Queue<WebhookJobData>
+  private readonly metrics: TaskMetrics
   private deliverer: QueueWorker<WebhookJobData> | undefined
   private keeper: NodeJS.Timeout | undefined
   private stopping = false
@@ -35,6 +36,7 @@ export class Dispatcher {
     this.ledger = new SlotLedger(redis, keys, deps.replicaId, config.SLOT_LEASE)
     this.signal = new CapacitySignal(deps.subscriber, keys)
     this.webhooks = new Queue<WebhookJobData>(WEBHOOK_QUEUE, { connection: redis, prefix: keys.bullPrefix })
+    this.metrics = new TaskMetrics(redis, keys)
     this.runner = new TaskRunner({
       redis,
       keys,
@@ -42,11 +44,11 @@ export class Dispatcher {
       directory: deps.directory,
       secretBox: deps.secretBox,
       lbAuthKey: config.LB_AUTH_KEY,
-      callWorker: createWorkerClient(config.TASK_TIMEOUT),
+      callWorker: createWorkerClient({ timeoutMs: config.TASK_TIMEOUT, maxResponseBytes: config.MAX_RESULT_SIZE }),
       webhooks: this.webhooks,
       webhookAttempts: config.WEBHOOK_ATTEMPTS,
       webhookBackoffMs: config.WEBHOOK_BACKOFF,
-      metrics: new TaskMetrics(redis, keys),
+      metrics: this.metrics,
       logger,
     })
   }
@@ -122,6 +124,6 @@ export class Dispatcher {
       this.deliverer?.close(),
     ])
     clearInterval(this.keeper)
-    await this.webhooks.close()
+    await Promise.all([this.webhooks.close(), this.metrics.flush()])
   }
 }

@@ -18,6 +18,9 @@ export interface PoolRunnerDeps {
   logger: Logger
 }
 
+/** Most slots one fetch round reserves, and tasks it takes, at once. */
+const MAX_BATCH = 32
+
 interface ActiveTask {
   job: Job<TaskJobData>
   token: string
@@ -57,42 +60,59 @@ export class PoolRunner {
 
   private async fetchLoop(): Promise<void> {
     const { ledger, directory, signal, logger } = this.deps
+    // Grows while every slot reserved finds a task (a backlog), back to 1 when the queue runs dry.
+    let batch = 1
     while (!this.stopping) {
       const seen = signal.version(this.pool)
       const candidates = directory.readyInPool(this.pool).map(worker => worker.id)
-      let reservation: Reservation | undefined
+      let reservations: Reservation[] = []
       try {
-        reservation = await ledger.reserve(this.pool, candidates)
+        reservations = await ledger.reserve(this.pool, candidates, '', batch)
       } catch (error) {
         logger.warn('slot reservation failed', { pool: this.pool, error: String(error) })
       }
-      if (!reservation) {
+      if (reservations.length === 0) {
         await signal.wait(this.pool, seen, this.deps.capacityRecheckMs)
         continue
       }
-      const token = randomUUID()
-      let job: Job<TaskJobData> | undefined
-      let failed = false
-      try {
-        job = await this.queueWorker.getNextJob(token)
-      } catch (error) {
-        failed = true
-        logger.warn('taking a task from the queue failed', { pool: this.pool, error: String(error) })
+      // The first fetch may wait for a task to arrive; the others only take what is queued already.
+      const fetched = await Promise.all(reservations.map((_, i) => this.fetch(i === 0)))
+      let taken = 0
+      for (let i = 0; i < reservations.length; i++) {
+        const job = fetched[i]
+        const reservation = reservations[i]!
+        if (!job) {
+          void ledger.release(reservation).catch(() => undefined)
+          continue
+        }
+        taken++
+        void this.dispatch(job.job, job.token, reservation)
       }
-      if (!job?.id) {
-        // Nothing queued (the blocking wait timed out): give the slot back and wait again.
-        await ledger.release(reservation).catch(() => undefined)
-        if (failed) await new Promise(resolve => setTimeout(resolve, 500))
-        continue
-      }
-      const routed = await this.route(job, reservation)
-      if (!routed) {
-        // The slot's Worker went away while we waited for a task, and no other has room: put it back.
-        await job.moveToWait(token).catch(error => logger.warn('cannot return a task to the queue', { taskId: job.id, error: String(error) }))
-        continue
-      }
-      this.track(job, token, routed)
+      if (fetched.some(f => f === null)) await new Promise(resolve => setTimeout(resolve, 500))
+      batch = taken === reservations.length ? Math.min(MAX_BATCH, batch * 2) : Math.max(1, taken)
     }
+  }
+
+  /** One task from the queue, or undefined when there is none (null when the queue could not be read). */
+  private async fetch(block: boolean): Promise<{ job: Job<TaskJobData>; token: string } | undefined | null> {
+    const token = randomUUID()
+    try {
+      const job = await this.queueWorker.getNextJob(token, { block })
+      return job?.id ? { job, token } : undefined
+    } catch (error) {
+      this.deps.logger.warn('taking a task from the queue failed', { pool: this.pool, error: String(error) })
+      return null
+    }
+  }
+
+  private async dispatch(job: Job<TaskJobData>, token: string, reservation: Reservation): Promise<void> {
+    const routed = await this.route(job, reservation).catch(() => reservation)
+    if (!routed) {
+      // The slot's Worker went away while we waited for a task, and no other has room: put it back.
+      await job.moveToWait(token).catch(error => this.deps.logger.warn('cannot return a task to the queue', { taskId: job.id, error: String(error) }))
+      return
+    }
+    this.track(job, token, routed)
   }
 
   /**
@@ -105,7 +125,7 @@ export class PoolRunner {
     const failedHere = job.data.lastWorkerId === reservation.workerId
     if (stillReady && !failedHere) return reservation
     const candidates = directory.readyInPool(this.pool).map(worker => worker.id)
-    const other = await ledger.reserve(this.pool, candidates, reservation.workerId).catch(() => undefined)
+    const other = await ledger.reserveOne(this.pool, candidates, reservation.workerId).catch(() => undefined)
     if (other && other.workerId !== reservation.workerId) {
       await ledger.release(reservation)
       return other

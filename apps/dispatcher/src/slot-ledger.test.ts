@@ -33,7 +33,7 @@ describe('the slot ledger', () => {
   it('never hands out more slots than a Worker has, however many replicas race for them', async () => {
     await setCapacity('w-race', 3, 0)
     const ledgers = Array.from({ length: 5 }, (_, i) => new SlotLedger(connection(), keys, `replica-${i}`, 10_000))
-    const attempts = ledgers.flatMap(ledger => Array.from({ length: 10 }, () => ledger.reserve(pool, ['w-race'])))
+    const attempts = ledgers.flatMap(ledger => Array.from({ length: 10 }, () => ledger.reserveOne(pool, ['w-race'])))
     const granted = (await Promise.all(attempts)).filter(Boolean)
     expect(granted).toHaveLength(3)
   })
@@ -41,26 +41,26 @@ describe('the slot ledger', () => {
   it("respects the Worker's own busy count when it is above ours (tasks sent by others)", async () => {
     const ledger = new SlotLedger(connection(), keys, 'replica', 10_000)
     await setCapacity('w-busy', 3, 3)
-    expect(await ledger.reserve(pool, ['w-busy'])).toBeUndefined()
+    expect(await ledger.reserveOne(pool, ['w-busy'])).toBeUndefined()
     await setCapacity('w-busy', 3, 2)
-    expect(await ledger.reserve(pool, ['w-busy'])).toBeDefined()
+    expect(await ledger.reserveOne(pool, ['w-busy'])).toBeDefined()
     // The Worker now reports 3 busy, our one among them or not: no room.
     await setCapacity('w-busy', 3, 3)
-    expect(await ledger.reserve(pool, ['w-busy'])).toBeUndefined()
+    expect(await ledger.reserveOne(pool, ['w-busy'])).toBeUndefined()
   })
 
   it('gives nothing on a Worker that is not in the capacity hash (offline, maintenance)', async () => {
     const ledger = new SlotLedger(connection(), keys, 'replica', 10_000)
-    expect(await ledger.reserve(pool, ['w-absent'])).toBeUndefined()
+    expect(await ledger.reserveOne(pool, ['w-absent'])).toBeUndefined()
   })
 
   it('picks the Worker with the most room, and the one to avoid only when nothing else has room', async () => {
     await setCapacity('w-a', 4, 3)
     await setCapacity('w-b', 4, 0)
     const ledger = new SlotLedger(connection(), keys, 'replica', 10_000)
-    expect((await ledger.reserve(pool, ['w-a', 'w-b']))?.workerId).toBe('w-b')
-    expect((await ledger.reserve(pool, ['w-a', 'w-b'], 'w-b'))?.workerId).toBe('w-a')
-    expect((await ledger.reserve(pool, ['w-a', 'w-b'], 'w-a'))?.workerId).toBe('w-b')
+    expect((await ledger.reserveOne(pool, ['w-a', 'w-b']))?.workerId).toBe('w-b')
+    expect((await ledger.reserveOne(pool, ['w-a', 'w-b'], 'w-b'))?.workerId).toBe('w-a')
+    expect((await ledger.reserveOne(pool, ['w-a', 'w-b'], 'w-a'))?.workerId).toBe('w-b')
   })
 
   it("returns a dead replica's slots when its lease lapses, and a live replica keeps them by renewing", async () => {
@@ -69,15 +69,15 @@ describe('the slot ledger', () => {
     let clock = Date.now()
     const dead = new SlotLedger(connection(), keys, 'dead', 60_000, () => clock)
     const live = new SlotLedger(connection(), keys, 'live', 60_000, () => clock)
-    expect(await dead.reserve(pool, ['w-lease'])).toBeDefined()
-    expect(await live.reserve(pool, ['w-lease'])).toBeUndefined()
+    expect(await dead.reserveOne(pool, ['w-lease'])).toBeDefined()
+    expect(await live.reserveOne(pool, ['w-lease'])).toBeUndefined()
     clock += 60_001
-    expect(await live.reserve(pool, ['w-lease'])).toBeDefined()
+    expect(await live.reserveOne(pool, ['w-lease'])).toBeDefined()
     clock += 30_000
     await live.renewAll()
     clock += 40_000
     // Past the first lease of the live replica, but inside its renewal.
-    expect(await dead.reserve(pool, ['w-lease'])).toBeUndefined()
+    expect(await dead.reserveOne(pool, ['w-lease'])).toBeUndefined()
   })
 
   it('releases exactly once and announces the room once', async () => {
@@ -88,7 +88,7 @@ describe('the slot ledger', () => {
     subscriber.on('message', (_channel, message: string) => announcements.push(message))
     await subscriber.subscribe(keys.capacityChanged)
     const ledger = new SlotLedger(redis, keys, 'replica', 10_000)
-    const reservation = (await ledger.reserve(pool, ['w-release']))!
+    const reservation = (await ledger.reserveOne(pool, ['w-release']))!
     await ledger.release(reservation)
     await ledger.release(reservation)
     // A round trip on the subscriber's connection after the publishes: both would have arrived by now.
@@ -96,6 +96,6 @@ describe('the slot ledger', () => {
     await redis.publish(keys.capacityChanged, 'marker')
     await markerSeen
     expect(announcements.filter(m => m === pool)).toHaveLength(1)
-    expect(await ledger.reserve(pool, ['w-release'])).toBeDefined()
+    expect(await ledger.reserveOne(pool, ['w-release'])).toBeDefined()
   })
 })

@@ -13,7 +13,7 @@ export interface Reservation {
 
 declare module 'ioredis' {
   interface RedisCommander<Context extends ClientContext = { type: 'default' }> {
-    reserveSlot(numKeys: number, ...args: (string | number)[]): Result<string | null, Context>
+    reserveSlot(numKeys: number, ...args: (string | number)[]): Result<string[], Context>
     renewSlot(key: string, reservationId: string, expiresAt: number, now: number): Result<number, Context>
     releaseSlot(key: string, reservationId: string, channel: string, pool: string): Result<number, Context>
   }
@@ -39,26 +39,36 @@ export class SlotLedger {
     redis.defineCommand('releaseSlot', { numberOfKeys: 1, lua: script('release-slot') })
   }
 
-  /** Takes a free slot on one of `workerIds` (preferring any but `avoidWorkerId`), or returns undefined. */
-  async reserve(pool: string, workerIds: string[], avoidWorkerId = ''): Promise<Reservation | undefined> {
-    if (workerIds.length === 0) return undefined
-    const id = `${this.ownerId}:${++this.sequence}`
+  /**
+   * Takes up to `count` free slots on `workerIds` (each on the Worker with the most room, any but
+   * `avoidWorkerId` first) in one round trip; returns those it got.
+   */
+  async reserve(pool: string, workerIds: string[], avoidWorkerId = '', count = 1): Promise<Reservation[]> {
+    if (workerIds.length === 0) return []
+    const prefix = `${this.ownerId}:${++this.sequence}`
     const now = this.now()
     const ledgers = workerIds.map(workerId => this.keys.slots(pool, workerId))
-    const workerId = await this.redis.reserveSlot(
+    const chosen = await this.redis.reserveSlot(
       1 + workerIds.length,
       this.keys.capacity(pool),
       ...ledgers,
       now,
       now + this.leaseMs,
-      id,
+      prefix,
       avoidWorkerId,
+      count,
       ...workerIds,
     )
-    if (!workerId) return undefined
-    const reservation = { id, pool, workerId }
-    this.held.set(id, reservation)
-    return reservation
+    return chosen.map((workerId, index) => {
+      const reservation = { id: `${prefix}:${index + 1}`, pool, workerId }
+      this.held.set(reservation.id, reservation)
+      return reservation
+    })
+  }
+
+  /** One slot, or undefined. */
+  async reserveOne(pool: string, workerIds: string[], avoidWorkerId = ''): Promise<Reservation | undefined> {
+    return (await this.reserve(pool, workerIds, avoidWorkerId, 1))[0]
   }
 
   async release(reservation: Reservation): Promise<void> {

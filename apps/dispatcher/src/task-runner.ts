@@ -45,6 +45,8 @@ function judge(result: WorkerCallResult): Verdict {
       return { kind: 'retry', status: 502, cause: result.cause }
     case 'timed-out':
       return { kind: 'retry', status: 504, cause: result.cause }
+    case 'too-large':
+      return { kind: 'rejected', outcome: { status: 502, body: JSON.stringify({ success: false, error: result.cause }) } }
     case 'aborted':
       return { kind: 'rejected', outcome: { status: 499, body: JSON.stringify({ success: false, error: 'the client went away' }) } }
     case 'streamed':
@@ -55,6 +57,8 @@ function judge(result: WorkerCallResult): Verdict {
     case 'answered':
       if (result.status >= 200 && result.status < 300) return { kind: 'done', outcome: { status: result.status, body: result.body } }
       if (result.status >= 400 && result.status < 500) return { kind: 'rejected', outcome: { status: result.status, body: result.body } }
+      // Redirects and other oddities are no answer of the protocol.
+      if (result.status < 500) return { kind: 'rejected', outcome: { status: 502, body: JSON.stringify({ success: false, error: `the Worker answered HTTP ${result.status}` }) } }
       return { kind: 'retry', status: result.status, cause: workerError(result.body) ?? `Worker answered ${result.status}` }
   }
 }
@@ -155,18 +159,16 @@ export class TaskRunner {
     })
   }
 
-  /** Counts the attempt's end, off the path (fire and forget: metrics must never slow a task). */
+  /** Counts the attempt's end (in memory; TaskMetrics writes it out in batches). */
   private measure(job: Job<TaskJobData>, verdict: Verdict, startedAt: number): void {
     const pool = job.queueName
     const metrics = this.deps.metrics
     const finalAttempt = verdict.kind !== 'retry' || job.attemptsMade + 1 >= (job.opts.attempts ?? 1)
-    const pipeline = this.deps.redis.pipeline()
-    if (job.attemptsMade === 0) metrics.observe('queue_wait', pool, Math.max(0, startedAt - job.timestamp) / 1000, pipeline)
-    metrics.observe('run_time', pool, (Date.now() - startedAt) / 1000, pipeline)
-    if (verdict.kind === 'done') metrics.count('completed', pool, pipeline)
-    else if (finalAttempt) metrics.count('failed', pool, pipeline)
-    else metrics.count('retried', pool, pipeline)
-    pipeline.exec().catch(() => undefined)
+    if (job.attemptsMade === 0) metrics.observe('queue_wait', pool, Math.max(0, startedAt - job.timestamp) / 1000)
+    metrics.observe('run_time', pool, (Date.now() - startedAt) / 1000)
+    if (verdict.kind === 'done') metrics.count('completed', pool)
+    else if (finalAttempt) metrics.count('failed', pool)
+    else metrics.count('retried', pool)
   }
 
   private async fail(job: Job<TaskJobData>, token: string, outcome: TaskOutcome): Promise<void> {

@@ -48,6 +48,7 @@ const directory = new WorkerDirectory(redis, subscriber, keys)
 const store = new TaskStore(redis, keys, queues, directory, config.RESULT_TTL)
 await Promise.all([waiter.start(), directory.start()])
 
+const metrics = new TaskMetrics(redis, keys)
 const app = createServer({
   config,
   keys,
@@ -58,7 +59,7 @@ const app = createServer({
   catalog: new PoolCatalog(directory),
   idempotency: new IdempotencyKeys(redis, keys, config.RESULT_TTL),
   secretBox: createSecretBox(config.LB_AUTH_KEY),
-  metrics: new TaskMetrics(redis, keys),
+  metrics,
   directory,
   limiter: new AuthLimiter(redis, keys, config.AUTH_FAILURE_LIMIT, config.AUTH_FAILURE_WINDOW),
   logger,
@@ -87,7 +88,7 @@ async function shutdown(signal: string): Promise<void> {
   server.closeAllConnections()
   directory.stop()
   logger.info('stopped')
-  await Promise.allSettled([queues.close(), store.close(), stopHeartbeat(), sink.flush()])
+  await Promise.allSettled([queues.close(), store.close(), stopHeartbeat(), sink.flush(), metrics.flush()])
   await Promise.allSettled([redis.quit(), subscriber.quit()])
   process.exit(0)
 }

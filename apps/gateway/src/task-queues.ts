@@ -12,7 +12,8 @@ export class TaskQueues {
   get(pool: string): Queue<TaskJobData> {
     let queue = this.queues.get(pool)
     if (!queue) {
-      queue = new Queue<TaskJobData>(pool, { connection: this.connection, prefix: this.keys.bullPrefix })
+      // BullMQ's event stream is not used by Slotway (results travel on reply channels): keep it short.
+      queue = new Queue<TaskJobData>(pool, { connection: this.connection, prefix: this.keys.bullPrefix, streams: { events: { maxLen: 1000 } } })
       queue.on('error', () => undefined)
       this.queues.set(pool, queue)
     }

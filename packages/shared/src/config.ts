@@ -48,6 +48,8 @@ export const GatewayEnv = strongKey(z.object({
   DEFAULT_PRIORITY: z.coerce.number().int().min(1).max(2097152).default(1000),
   /** How long finished tasks stay readable, in seconds. */
   RESULT_TTL: positiveInt.default(3600),
+  /** At most this many finished tasks are kept per pool (oldest go first), whatever their age. */
+  RESULT_MAX_COUNT: positiveInt.default(100_000),
   REQUEST_BODY_LIMIT: z.string().default('1mb'),
   /** How often a waiting sync request re-reads its task's state, in case an event was missed. */
   RESULT_RECHECK_INTERVAL: positiveInt.default(2000),
@@ -74,6 +76,8 @@ export const DispatcherEnv = strongKey(z.object({
   CAPACITY_RECHECK_INTERVAL: positiveInt.default(1000),
   /** How long BullMQ's lock on an active task lasts before another replica may take it over, in ms. */
   JOB_LOCK_DURATION: positiveInt.default(30_000),
+  /** Largest answer accepted from a Worker, in bytes. */
+  MAX_RESULT_SIZE: positiveInt.default(16 * 1024 * 1024),
   /** Key of the HMAC-SHA256 signature on webhook deliveries; unset sends them unsigned. */
   WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Delivery attempts per webhook, and the first retry delay (doubling) in ms. */

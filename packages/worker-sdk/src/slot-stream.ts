@@ -80,8 +80,22 @@ export class SlotStream {
     socket.send(text)
   }
 
-  /** Pushes the current state to every authenticated client. */
+  #pending: NodeJS.Immediate | undefined
+
+  /**
+   * Pushes the current state to every authenticated client. Slot changes that happen in the same
+   * turn of the event loop (a burst of tasks starting or ending) are sent as one message with the
+   * latest counts: just as current, and far fewer messages under load.
+   */
   broadcast(): void {
+    if (this.#clients.size === 0 || this.#pending) return
+    this.#pending = setImmediate(() => {
+      this.#pending = undefined
+      this.#pushNow()
+    })
+  }
+
+  #pushNow(): void {
     if (this.#clients.size === 0) return
     const text = JSON.stringify(this.options.push())
     for (const socket of this.#clients) this.#send(socket, text)

@@ -103,8 +103,8 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
         priority: data.priority,
         attempts: config.TASK_ATTEMPTS,
         backoff: { type: 'exponential', delay: config.TASK_BACKOFF },
-        removeOnComplete: { age: config.RESULT_TTL },
-        removeOnFail: { age: config.RESULT_TTL },
+        removeOnComplete: { age: config.RESULT_TTL, count: config.RESULT_MAX_COUNT },
+        removeOnFail: { age: config.RESULT_TTL, count: config.RESULT_MAX_COUNT },
       }), QUEUE_TIMEOUT_MS)
     } catch (error) {
       waiter.cancel(taskId)
