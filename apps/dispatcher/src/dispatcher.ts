@@ -1,6 +1,6 @@
 import { Queue, type Worker as QueueWorker } from 'bullmq'
 import type { Redis } from 'ioredis'
-import { TaskMetrics, WEBHOOK_QUEUE, type DispatcherEnv, type Logger, type RedisKeys, type SecretBox, type WebhookJobData, type WorkerDirectory } from '@slotway/shared'
+import { TaskMetrics, WEBHOOK_QUEUE, isPoolId, type DispatcherEnv, type Logger, type RedisKeys, type SecretBox, type WebhookJobData, type WorkerDirectory } from '@slotway/shared'
 import { CapacitySignal } from './capacity-signal.js'
 import { PoolRunner } from './pool-runner.js'
 import { SlotLedger } from './slot-ledger.js'
@@ -93,7 +93,8 @@ export class Dispatcher {
       // Redis away: the Workers we know of are enough for now.
     }
     for (const pool of pools) {
-      if (this.runners.has(pool)) continue
+      // Only names Slotway itself makes become queues; anything else found in Redis is left alone.
+      if (this.runners.has(pool) || !isPoolId(pool)) continue
       const runner = new PoolRunner(pool, {
         connection: this.deps.redis,
         bullPrefix: this.deps.keys.bullPrefix,

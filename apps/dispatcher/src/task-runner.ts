@@ -1,6 +1,7 @@
 import { UnrecoverableError, type Job, type Queue } from 'bullmq'
 import type { Redis } from 'ioredis'
 import {
+  INLINE_REPLY_LIMIT,
   encodeFailure,
   encodeReply,
   type Logger,
@@ -201,6 +202,7 @@ export class TaskRunner {
   /** Sync and stream clients are waiting on a gateway; the others read the stored outcome when they like. */
   private replyOutcome(job: Job<TaskJobData>, outcome: TaskOutcome): Promise<unknown> {
     if (job.data.mode !== 'sync' && job.data.mode !== 'stream') return Promise.resolve()
+    if (outcome.body.length > INLINE_REPLY_LIMIT) return this.reply(job, { kind: 'stored', taskId: job.id! })
     return this.reply(job, { kind: 'result', taskId: job.id!, ...outcome })
   }
 

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry, type Metric } from 'prom-client'
-import { LATENCY_BUCKETS, type TaskMetrics, type WorkerDirectory } from '@slotway/shared'
+import { LATENCY_BUCKETS, isPoolId, type TaskMetrics, type WorkerDirectory } from '@slotway/shared'
 import type { Redis } from 'ioredis'
 import type { RedisKeys } from '@slotway/shared'
 import type { TaskQueues } from './task-queues.js'
@@ -65,7 +65,7 @@ export function createMetrics(deps: { redis: Redis; keys: RedisKeys; taskMetrics
     registers: [],
     async collect() {
       this.reset()
-      const pools = await deps.redis.smembers(deps.keys.pools)
+      const pools = (await deps.redis.smembers(deps.keys.pools)).filter(isPoolId)
       await Promise.all(pools.map(async pool => {
         const counts = await deps.queues.get(pool).getJobCounts('waiting', 'prioritized', 'delayed', 'active')
         this.set({ pool, state: 'waiting' }, (counts.waiting ?? 0) + (counts.prioritized ?? 0))

@@ -31,8 +31,10 @@ describe('the result waiter', () => {
     const waiter = new ResultWaiter(subscriber, keys, 'gateway-test', queues, 50)
     await waiter.start()
     const taskId = randomUUID()
-    const waiting = waiter.wait(taskId, pool, 10_000)
+    const waiting = waiter.wait(taskId, pool, 10_000).result
     await queues.add(pool, taskId, data, {})
+    // A second request waiting on the same task (an Idempotency-Key retry) is answered too.
+    const second = waiter.wait(taskId, pool, 10_000, { checkNow: true }).result
     // Complete it the way a dispatcher does, but publish nothing.
     const worker = new QueueWorker(pool, null, { connection: redis, prefix: keys.bullPrefix, autorun: false })
     const job = await worker.getNextJob('token-1')
@@ -40,16 +42,26 @@ describe('the result waiter', () => {
     await job!.moveToCompleted({ status: 200, body: '{"success":true,"result":1}' }, 'token-1', false)
     await worker.close()
     expect(await waiting).toEqual({ kind: 'outcome', outcome: { status: 200, body: '{"success":true,"result":1}' } })
+    expect(await second).toEqual({ kind: 'outcome', outcome: { status: 200, body: '{"success":true,"result":1}' } })
     expect(waiter.pending).toBe(0)
+  })
+
+  it('says so when a queued task vanishes from Redis without an outcome', async () => {
+    const waiter = new ResultWaiter(subscriber, keys, 'gateway-test-3', queues, 50)
+    await waiter.start()
+    const handle = waiter.wait(randomUUID(), pool, 10_000)
+    handle.queued()
+    expect(await handle.result).toEqual({ kind: 'vanished' })
+    waiter.stop()
   })
 
   it('forgets a waiter on timeout and on cancel, so none can leak', async () => {
     const waiter = new ResultWaiter(subscriber, keys, 'gateway-test-2', queues, 1000)
     await waiter.start()
-    const timedOut = waiter.wait(randomUUID(), pool, 20)
-    const cancelledId = randomUUID()
-    const cancelled = waiter.wait(cancelledId, pool, 10_000)
-    waiter.cancel(cancelledId)
+    const timedOut = waiter.wait(randomUUID(), pool, 20).result
+    const handle = waiter.wait(randomUUID(), pool, 10_000)
+    const cancelled = handle.result
+    handle.cancel()
     expect(await timedOut).toEqual({ kind: 'timeout' })
     expect(await cancelled).toEqual({ kind: 'cancelled' })
     expect(waiter.pending).toBe(0)

@@ -5,7 +5,8 @@ import type { RedisKeys, TaskJobData } from '@slotway/shared'
 /** One BullMQ queue per pool, created on first use and shared by every request of this process. */
 export class TaskQueues {
   private readonly queues = new Map<string, Queue<TaskJobData>>()
-  private readonly recorded = new Set<string>()
+  /** When each pool was last written to the pool set (re-written now and then: Redis may have lost it). */
+  private readonly recorded = new Map<string, number>()
 
   constructor(private readonly connection: Redis, private readonly keys: RedisKeys) {}
 
@@ -21,8 +22,9 @@ export class TaskQueues {
   }
 
   async add(pool: string, taskId: string, data: TaskJobData, options: JobsOptions): Promise<void> {
-    // Once per pool and process: the pool set lets a task be found by its id alone.
-    const record = this.recorded.has(pool) ? undefined : this.connection.sadd(this.keys.pools, pool).then(() => this.recorded.add(pool))
+    // Now and then per pool and process: the pool set lets a task be found by its id alone.
+    const stale = (this.recorded.get(pool) ?? 0) < Date.now() - 10_000
+    const record = stale ? this.connection.sadd(this.keys.pools, pool).then(() => this.recorded.set(pool, Date.now())) : undefined
     await Promise.all([this.get(pool).add(data.function, data, { ...options, jobId: taskId }), record])
   }
 

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis'
 import {
   WEBHOOK_QUEUE,
   decodeFailure,
+  isPoolId,
   type RedisKeys,
   type TaskJobData,
   type TaskOutcome,
@@ -58,7 +59,7 @@ export class TaskStore {
   }
 
   async find(taskId: string): Promise<Job<TaskJobData> | undefined> {
-    const pools = await this.redis.smembers(this.keys.pools)
+    const pools = (await this.redis.smembers(this.keys.pools)).filter(isPoolId)
     if (pools.length === 0) return undefined
     const pipeline = this.redis.pipeline()
     for (const pool of pools) pipeline.exists(this.queues.get(pool).toKey(taskId))
@@ -106,9 +107,11 @@ export class TaskStore {
   }
 
   private async delivery(taskId: string, status: TaskStatus): Promise<WebhookDelivery | undefined> {
-    const job = await this.webhooks.getJob(taskId)
+    let job = await this.webhooks.getJob(taskId)
     if (!job) return status === 'completed' || status === 'failed' ? undefined : { state: 'pending', attempts: 0 }
     const state = await job.getState()
+    // Delivered between the two reads: read it again for its figures.
+    if ((state === 'completed' || state === 'failed') && !job.finishedOn) job = (await this.webhooks.getJob(taskId)) ?? job
     const delivery: WebhookDelivery = {
       state: state === 'completed' ? 'delivered' : state === 'failed' ? 'failed' : 'pending',
       attempts: job.attemptsMade,

@@ -14,7 +14,8 @@ const common = {
   REDIS_PORT: port.optional(),
   /** Prefix of every Redis key, so several installations (or test runs) share one Redis. */
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('slotway'),
-  LB_AUTH_KEY: z.string().min(1, 'is required'),
+  // Workers take the LB key as a WebSocket subprotocol, which allows only these characters.
+  LB_AUTH_KEY: z.string().min(1, 'is required').regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, "may hold only letters, digits and !#$%&'*+-.^_`|~ (it travels as a WebSocket subprotocol)"),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
   /** `pretty` for people at a terminal, `json` for log collectors; default: pretty on a TTY. */
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
@@ -75,7 +76,7 @@ export const DispatcherEnv = strongKey(z.object({
   /** How often an idle dispatcher re-checks pools for capacity without a notification, in ms. */
   CAPACITY_RECHECK_INTERVAL: positiveInt.default(1000),
   /** How long BullMQ's lock on an active task lasts before another replica may take it over, in ms. */
-  JOB_LOCK_DURATION: positiveInt.default(30_000),
+  JOB_LOCK_DURATION: positiveInt.default(10_000),
   /** Largest answer accepted from a Worker, in bytes. */
   MAX_RESULT_SIZE: positiveInt.default(16 * 1024 * 1024),
   /** Key of the HMAC-SHA256 signature on webhook deliveries; unset sends them unsigned. */

@@ -13,6 +13,11 @@ export function poolId(pool: PoolRef): string {
   return `${pool.group}@${pool.contract}`
 }
 
+/** A pool id Slotway itself could have made (anything else in Redis is ignored, never turned into a queue). */
+export function isPoolId(id: string): boolean {
+  return /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}@-?\d+(\.\d+)?$/.test(id)
+}
+
 export function parsePoolId(id: string): PoolRef {
   const at = id.lastIndexOf('@')
   return { group: id.slice(0, at), contract: Number(id.slice(at + 1)) }

@@ -8,12 +8,17 @@ import type { TaskOutcome } from './task.js'
 //   H <taskId> <status>\n<content-type>        a stream begins
 //   C <taskId>\n<chunk>                        a piece of a stream
 //   E <taskId>\n<error or empty>               the stream ended (an error: it broke off)
+//   S <taskId>\n                               the outcome is too big for a message: read it from the task
 
 export type TaskReply =
   | ({ kind: 'result'; taskId: string } & TaskOutcome)
   | { kind: 'stream-head'; taskId: string; status: number; contentType: string }
   | { kind: 'stream-chunk'; taskId: string; chunk: string }
   | { kind: 'stream-end'; taskId: string; error?: string }
+  | { kind: 'stored'; taskId: string }
+
+/** Outcomes bigger than this are not sent through pub/sub (it would strain Redis's output buffers). */
+export const INLINE_REPLY_LIMIT = 256 * 1024
 
 export function encodeReply(reply: TaskReply): string {
   switch (reply.kind) {
@@ -25,6 +30,8 @@ export function encodeReply(reply: TaskReply): string {
       return `C ${reply.taskId}\n${reply.chunk}`
     case 'stream-end':
       return `E ${reply.taskId}\n${reply.error ?? ''}`
+    case 'stored':
+      return `S ${reply.taskId}\n`
   }
 }
 
@@ -43,6 +50,8 @@ export function decodeReply(message: string): TaskReply | undefined {
       return { kind: 'stream-chunk', taskId, chunk: rest }
     case 'E':
       return rest ? { kind: 'stream-end', taskId, error: rest } : { kind: 'stream-end', taskId }
+    case 'S':
+      return { kind: 'stored', taskId }
     default:
       return undefined
   }

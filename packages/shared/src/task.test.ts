@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { TaskRequest, decodeFailure, describeIssues, encodeFailure } from './task.js'
 import { decodeReply, encodeReply } from './reply.js'
 import { ConfigError, GatewayEnv, loadConfig, redisUrl } from './config.js'
-import { parsePoolId, poolId, redisKeys } from './keys.js'
+import { isPoolId, parsePoolId, poolId, redisKeys } from './keys.js'
 
 describe('the task request', () => {
   it('fills the defaults a client may leave out', () => {
@@ -51,6 +51,12 @@ describe('codecs', () => {
     expect(decodeFailure('job stalled more than allowable limit')).toEqual({ status: 502, body: '{"success":false,"error":"job stalled more than allowable limit"}' })
   })
 
+  it('recognises only pool ids Slotway could have made', () => {
+    expect(isPoolId('default@1')).toBe(true)
+    expect(isPoolId('a.b-c_d@12.5')).toBe(true)
+    for (const id of ['a:b@1', 'default', '@1', 'x@y', '{x}@1']) expect(isPoolId(id)).toBe(false)
+  })
+
   it('round-trips pool ids and prefixes every key', () => {
     expect(parsePoolId(poolId({ group: 'a.b', contract: 2 }))).toEqual({ group: 'a.b', contract: 2 })
     const keys = redisKeys('p')
@@ -72,6 +78,10 @@ describe('configuration', () => {
     expect(() => loadConfig(GatewayEnv, { LB_AUTH_KEY: 'short', NODE_ENV: 'production' })).toThrow(/LB_AUTH_KEY must be at least 16 characters/)
     expect(loadConfig(GatewayEnv, { LB_AUTH_KEY: 'short', NODE_ENV: 'development' }).LB_AUTH_KEY).toBe('short')
     expect(loadConfig(GatewayEnv, { LB_AUTH_KEY: '0123456789abcdef', NODE_ENV: 'production' }).LB_AUTH_KEY).toHaveLength(16)
+  })
+
+  it('refuses an LB key that cannot travel as a WebSocket subprotocol', () => {
+    expect(() => loadConfig(GatewayEnv, { LB_AUTH_KEY: 'abc/def=0123456789' })).toThrow(/LB_AUTH_KEY may hold only/)
   })
 
   it('finds Redis from REDIS_URL, else REDIS_HOST/REDIS_PORT', () => {

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { groupName } from './task.js'
 
 // Shapes of what Workers send us. Parsed leniently where Workers differ in the wild
 // (tags as an array, missing optional blocks), strictly where routing depends on it.
@@ -50,7 +51,7 @@ const Tags = z
 /** GET /health of a Worker, asked with the LB key. */
 export const WorkerHealth = z.object({
   status: z.enum(['ready', 'maintenance']),
-  group: z.string().min(1),
+  group: groupName,
   contract: z.number().finite(),
   websocketPort: z.number().int().min(1).max(65535),
   functions: z.array(WorkerFunction),

@@ -1,5 +1,6 @@
 import { Router } from 'express'
 import { HttpError } from '../http-errors.js'
+import { withTimeout } from '../with-timeout.js'
 import type { TaskStore } from '../task-store.js'
 
 const TASK_ID = /^[0-9a-f-]{36}$/
@@ -13,14 +14,14 @@ export function taskByIdRoutes(store: TaskStore): Router {
   })
 
   router.get('/task/:id', async (req, res) => {
-    const view = await store.view(req.params.id as string)
+    const view = await withTimeout(store.view(req.params.id as string))
     if (!view) throw new HttpError(404, 'TASK_NOT_FOUND', 'no such task (it may have expired)')
     res.json(view)
   })
 
   router.delete('/task/:id', async (req, res) => {
     const taskId = req.params.id as string
-    const result = await store.cancel(taskId)
+    const result = await withTimeout(store.cancel(taskId))
     if (result === 'cancelled') return void res.json({ taskId, status: 'cancelled' })
     if (result === 'not-found') throw new HttpError(404, 'TASK_NOT_FOUND', 'no such task (it may have expired)')
     throw new HttpError(409, 'TASK_NOT_CANCELLABLE', result === 'started' ? 'the task has already started' : 'the task has already finished', { taskId })

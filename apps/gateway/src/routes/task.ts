@@ -14,6 +14,7 @@ import {
 } from '@slotway/shared'
 import { ParamError, validateParams } from '@slotway/worker-sdk'
 import { HttpError } from '../http-errors.js'
+import { withTimeout } from '../with-timeout.js'
 import type { IdempotencyKeys } from '../idempotency.js'
 import type { PoolCatalog } from '../pool-catalog.js'
 import type { ResultWaiter, StreamFrame, WaitResult } from '../result-waiter.js'
@@ -80,7 +81,7 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
 
     const taskId = randomUUID()
     if (dedupe) {
-      const earlier = await idempotency.claim(dedupe, taskId)
+      const earlier = await withTimeout(idempotency.claim(dedupe, taskId))
       if (earlier) return answerDuplicate(res, earlier, pool, task.mode)
     }
     const answersNow = task.mode === 'async' || task.mode === 'webhook'
@@ -97,22 +98,30 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
       ...(answersNow ? {} : { replyTo: waiter.gatewayId }),
     }
     const stream = task.mode === 'stream' ? streamTo(res) : undefined
-    const outcome = answersNow ? undefined : waiter.wait(taskId, pool, config.TASK_TIMEOUT, stream ? { onStream: stream } : {})
+    const wait = answersNow ? undefined : waiter.wait(taskId, pool, config.TASK_TIMEOUT, stream ? { onStream: stream } : {})
+    const adding = queues.add(pool, taskId, data, {
+      priority: data.priority,
+      attempts: config.TASK_ATTEMPTS,
+      backoff: { type: 'exponential', delay: config.TASK_BACKOFF },
+      removeOnComplete: { age: config.RESULT_TTL, count: config.RESULT_MAX_COUNT },
+      removeOnFail: { age: config.RESULT_TTL, count: config.RESULT_MAX_COUNT },
+    })
     try {
-      await withTimeout(queues.add(pool, taskId, data, {
-        priority: data.priority,
-        attempts: config.TASK_ATTEMPTS,
-        backoff: { type: 'exponential', delay: config.TASK_BACKOFF },
-        removeOnComplete: { age: config.RESULT_TTL, count: config.RESULT_MAX_COUNT },
-        removeOnFail: { age: config.RESULT_TTL, count: config.RESULT_MAX_COUNT },
-      }), QUEUE_TIMEOUT_MS)
+      await withTimeout(adding)
     } catch (error) {
-      waiter.cancel(taskId)
-      if (dedupe) await idempotency.release(dedupe, taskId).catch(() => undefined)
+      wait?.cancel()
+      // The client hears "not queued": make it true even if the add lands later, then free the key for its retry.
+      void adding
+        .then(() => store.cancel(taskId))
+        .catch(() => undefined)
+        .then(() => (dedupe ? idempotency.release(dedupe, taskId) : undefined))
+        .catch(() => undefined)
+      if (error instanceof HttpError) throw error
       throw new HttpError(503, 'QUEUE_UNAVAILABLE', `could not queue the task: ${(error as Error).message}`)
     }
+    wait?.queued()
     metrics.count('submitted', pool)
-    if (!outcome) {
+    if (!wait) {
       res.status(202).json(task.mode === 'webhook' ? { success: true, taskId, status: 'queued' } : { taskId, status: 'queued' })
       return
     }
@@ -121,11 +130,13 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
     res.on('close', () => {
       if (res.writableFinished) return
       // The client left: stop waiting, take the task back if it has not started, and abort a running stream.
-      waiter.cancel(taskId)
+      wait.cancel()
+      // Unless a retry of the same request (Idempotency-Key) still waits for it.
+      if (waiter.isAwaited(taskId)) return
       void store.cancel(taskId).catch(() => undefined)
       if (task.mode === 'stream') void redis.publish(keys.cancels, taskId).catch(() => undefined)
     })
-    await answer(res, taskId, await outcome)
+    await answer(res, taskId, await wait.result)
   })
 
   /** A retry of a submission already made: the same task, never a second run. */
@@ -135,7 +146,9 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
       return
     }
     if (mode === 'stream') throw new HttpError(409, 'DUPLICATE_STREAM', 'this Idempotency-Key was already used; a stream cannot be replayed', { taskId })
-    await answer(res, taskId, await waiter.wait(taskId, pool, config.TASK_TIMEOUT, { checkNow: true }))
+    const wait = waiter.wait(taskId, pool, config.TASK_TIMEOUT, { checkNow: true })
+    res.on('close', () => !res.writableFinished && wait.cancel())
+    await answer(res, taskId, await wait.result)
   }
 
   async function answer(res: Response, taskId: string, result: WaitResult): Promise<void> {
@@ -152,7 +165,9 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
         else res.end()
         return
       case 'timeout': {
-        const cancelled = (await store.cancel(taskId).catch(() => 'unknown')) === 'cancelled'
+        const cancelled = (await withTimeout(store.cancel(taskId)).catch(() => 'unknown')) === 'cancelled'
+        // One that started is stopped too: its client has gone, so no Worker should go on with it, nor retry it.
+        if (!cancelled) void redis.publish(keys.cancels, taskId).catch(() => undefined)
         if (res.headersSent) return void res.destroy()
         res.status(504).json({ error: `timed out after ${config.TASK_TIMEOUT} ms`, code: 'TASK_TIMEOUT', taskId, cancelled })
         return
@@ -161,21 +176,16 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
         if (res.headersSent) return void res.destroy()
         res.status(503).json({ error: 'the gateway is shutting down; the task goes on: read it with GET /task/:id', code: 'SHUTTING_DOWN', taskId })
         return
+      case 'vanished':
+        if (res.headersSent) return void res.destroy()
+        res.status(410).json({ error: 'the task was cancelled, or lost from Redis, before it finished', code: 'TASK_VANISHED', taskId })
+        return
       case 'cancelled':
         return
     }
   }
 
   return router
-}
-
-/** A Redis that accepts connections but does not answer must not hold a client forever. */
-const QUEUE_TIMEOUT_MS = 5000
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms)))
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
 
 /** Writes stream frames to the client as they arrive. */
