@@ -134,6 +134,18 @@ describe.each(workerKinds())('task modes, against the %s Worker', kind => {
     expect((await worker.stats()).started.map(s => s.tag)).not.toContain(tag)
   })
 
+  it('sync: a task that outlives its client is stopped and not retried', async () => {
+    const response = await submitTask(cluster.gatewayUrl, { function: 'sleep', contract: 1, input: { ms: 2500, tag: 'outlived' } }, keys())
+    expect(response.status).toBe(504)
+    const { taskId } = response.json() as { taskId: string }
+    const task = await waitForTask(cluster.gatewayUrl, taskId, LB_KEY)
+    expect(task.status).toBe('failed')
+    expect(task.attempts).toBe(1)
+    // The Worker's slot is still taken by the abandoned call for a while; wait for it before the next test.
+    await waitForStats(() => worker.stats(), stats => stats.used === 0)
+    expect((await worker.stats()).started.filter(s => s.tag === 'outlived')).toHaveLength(1)
+  })
+
   it('stream: passes the Worker’s chunked text through', async () => {
     const response = await fetch(`${cluster.gatewayUrl}/task`, {
       method: 'POST',
@@ -195,6 +207,22 @@ describe.each(workerKinds())('task modes, against the %s Worker', kind => {
       expect(response.status).toBe(400)
       expect((response.json() as { error: string }).error).toContain('webhook.url')
     }
+  })
+
+  it('Idempotency-Key: two requests at once with one key share one run and both get the answer', async () => {
+    const key = randomUUID()
+    const before = (await worker.stats()).received
+    const submit = () =>
+      fetch(`${cluster.gatewayUrl}/task`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: LB_KEY, 'x-wr-auth': worker.authKey, 'idempotency-key': key },
+        body: JSON.stringify({ function: 'sleep', contract: 1, input: { ms: 300, tag: key } }),
+      }).then(async r => [r.status, await r.text()] as const)
+    const [first, second] = await Promise.all([submit(), submit()])
+    const expected = [200, JSON.stringify({ success: true, result: { slept: 300, tag: key } })]
+    expect(first).toEqual(expected)
+    expect(second).toEqual(expected)
+    expect((await worker.stats()).received - before).toBe(1)
   })
 
   it('Idempotency-Key: a retried submission returns the same task and runs it once', async () => {

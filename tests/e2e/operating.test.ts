@@ -328,6 +328,28 @@ describe(`contract validation (against the ${kind} Worker)`, () => {
   })
 })
 
+describe(`a Worker whose group cannot name a queue (against the ${kind} Worker)`, () => {
+  let cluster: Cluster
+  let odd: TestWorker
+
+  beforeAll(async () => {
+    odd = await TestWorker.start({ kind, lbAuthKey: LB_KEY, group: 'a:b' })
+    cluster = await Cluster.start({ lbAuthKey: LB_KEY, workerUrls: [odd.url] })
+  })
+  afterAll(async () => {
+    await cluster?.stop()
+    await odd?.stop()
+  })
+
+  it('is invalid, and every service stays up', async () => {
+    await cluster.waitForWorkers([odd.url], 'invalid')
+    expect((await cluster.workerState(odd.url))?.reason).toContain('group')
+    const health = (await request(`${cluster.gatewayUrl}/health`, { headers: { authorization: LB_KEY } })).json() as { services: { dispatchers: number } }
+    expect(health.services.dispatchers).toBe(1)
+    for (const service of [cluster.discovery, ...cluster.dispatchers]) expect(service.child.exitCode).toBeNull()
+  })
+})
+
 describe('configuration', () => {
   it('stops a service with one line naming a bad variable, and refuses a short LB key outside development', async () => {
     const cases: [Record<string, string>, RegExp][] = [
