@@ -144,7 +144,13 @@ describe(`operating Slotway (against the ${kind} Worker)`, () => {
   })
 
   it('GET /logs: lines of every service, newest last, filtered by service, level and limit', async () => {
-    const all = (await request(`${gateway}/logs`, withKey(LB_KEY))).json() as { logs: { time: string; level: string; service: string; replica: string; message: string }[] }
+    type Line = { time: string; level: string; service: string; replica: string; message: string }
+    // Services write their lines in batches (a fifth of a second): read until all three have.
+    let all: { logs: Line[] } = { logs: [] }
+    for (const deadline = Date.now() + 5000; Date.now() < deadline; await new Promise(resolve => setTimeout(resolve, 50))) {
+      all = (await request(`${gateway}/logs`, withKey(LB_KEY))).json() as { logs: Line[] }
+      if (new Set(all.logs.map(l => l.service)).size === 3) break
+    }
     expect(new Set(all.logs.map(l => l.service))).toEqual(new Set(['gateway', 'dispatcher', 'discovery']))
     const times = all.logs.map(l => Date.parse(l.time))
     expect([...times].sort((a, b) => a - b)).toEqual(times)

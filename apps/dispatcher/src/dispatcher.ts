@@ -1,12 +1,10 @@
 import { Queue, type Worker as QueueWorker } from 'bullmq'
 import type { Redis } from 'ioredis'
-import { TaskMetrics, WEBHOOK_QUEUE, isPoolId, type DispatcherEnv, type Logger, type RedisKeys, type SecretBox, type WebhookJobData, type WorkerDirectory } from '@slotway/shared'
+import { SlotLedger, TaskMetrics, WEBHOOK_QUEUE, createWorkerClient, isPoolId, type DispatcherEnv, type Logger, type RedisKeys, type SecretBox, type WebhookJobData, type WorkerDirectory } from '@slotway/shared'
 import { CapacitySignal } from './capacity-signal.js'
 import { PoolRunner } from './pool-runner.js'
-import { SlotLedger } from './slot-ledger.js'
 import { TaskRunner } from './task-runner.js'
 import { startWebhookDeliverer } from './webhook-deliverer.js'
-import { createWorkerClient } from './worker-client.js'
 
 export interface DispatcherDeps {
   config: DispatcherEnv
@@ -49,6 +47,7 @@ export class Dispatcher {
       webhookAttempts: config.WEBHOOK_ATTEMPTS,
       webhookBackoffMs: config.WEBHOOK_BACKOFF,
       metrics: this.metrics,
+      syncTimeoutMs: config.TASK_TIMEOUT,
       logger,
     })
   }

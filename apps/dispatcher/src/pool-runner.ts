@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { Worker as QueueWorker, type Job } from 'bullmq'
 import type { Redis } from 'ioredis'
-import type { Logger, TaskJobData, WorkerDirectory } from '@slotway/shared'
+import type { Logger, Reservation, SlotLedger, TaskJobData, WorkerDirectory } from '@slotway/shared'
 import type { CapacitySignal } from './capacity-signal.js'
-import type { Reservation, SlotLedger } from './slot-ledger.js'
 import type { TaskRunner } from './task-runner.js'
 
 export interface PoolRunnerDeps {

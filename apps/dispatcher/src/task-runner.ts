@@ -13,9 +13,13 @@ import {
   type TaskReply,
   type WebhookJobData,
   type WorkerDirectory,
+  type Reservation,
+  type SlotLedger,
+  type WorkerCallResult,
+  type WorkerClient,
+  type Verdict,
+  judgeWorkerAnswer,
 } from '@slotway/shared'
-import type { Reservation, SlotLedger } from './slot-ledger.js'
-import type { WorkerCallResult, WorkerClient } from './worker-client.js'
 
 export interface TaskRunnerDeps {
   redis: Redis
@@ -29,48 +33,9 @@ export interface TaskRunnerDeps {
   webhookAttempts: number
   webhookBackoffMs: number
   metrics: TaskMetrics
+  /** A sync task older than this has had its answer (a 504): retrying it would serve nobody. */
+  syncTimeoutMs: number
   logger: Logger
-}
-
-/** What a Worker's answer means for the task. */
-type Verdict =
-  | { kind: 'done'; outcome: TaskOutcome }
-  /** The Worker refused the task itself (4xx), or the client left: never retried. */
-  | { kind: 'rejected'; outcome: TaskOutcome }
-  /** Worth another attempt, preferably elsewhere. */
-  | { kind: 'retry'; status: number; cause: string }
-
-function judge(result: WorkerCallResult): Verdict {
-  switch (result.kind) {
-    case 'unreachable':
-      return { kind: 'retry', status: 502, cause: result.cause }
-    case 'timed-out':
-      return { kind: 'retry', status: 504, cause: result.cause }
-    case 'too-large':
-      return { kind: 'rejected', outcome: { status: 502, body: JSON.stringify({ success: false, error: result.cause }) } }
-    case 'aborted':
-      return { kind: 'rejected', outcome: { status: 499, body: JSON.stringify({ success: false, error: 'the client went away' }) } }
-    case 'streamed':
-      // Chunks already reached the client: a broken stream cannot be retried without repeating them.
-      return result.error
-        ? { kind: 'rejected', outcome: { status: 502, body: JSON.stringify({ success: false, error: result.error }) } }
-        : { kind: 'done', outcome: { status: result.status, body: '' } }
-    case 'answered':
-      if (result.status >= 200 && result.status < 300) return { kind: 'done', outcome: { status: result.status, body: result.body } }
-      if (result.status >= 400 && result.status < 500) return { kind: 'rejected', outcome: { status: result.status, body: result.body } }
-      // Redirects and other oddities are no answer of the protocol.
-      if (result.status < 500) return { kind: 'rejected', outcome: { status: 502, body: JSON.stringify({ success: false, error: `the Worker answered HTTP ${result.status}` }) } }
-      return { kind: 'retry', status: result.status, cause: workerError(result.body) ?? `Worker answered ${result.status}` }
-  }
-}
-
-function workerError(body: string): string | undefined {
-  try {
-    const parsed = JSON.parse(body) as { error?: unknown }
-    return typeof parsed.error === 'string' ? parsed.error : undefined
-  } catch {
-    return undefined
-  }
 }
 
 /** Runs one task on the Worker its slot is on, then records and reports the outcome. */
@@ -127,9 +92,12 @@ export class TaskRunner {
       void deps.ledger.release(reservation).catch(error => deps.logger.warn('slot release failed', { error: String(error) }))
     }
 
-    const verdict = judge(result)
+    const verdict = judgeWorkerAnswer(result)
     const workerId = reservation.workerId
-    this.measure(job, verdict, startedAt)
+    const attempts = job.opts.attempts ?? 1
+    const clientGone = (data.mode === 'sync' || data.mode === 'stream') && Date.now() - job.timestamp >= deps.syncTimeoutMs
+    const finalAttempt = job.attemptsMade + 1 >= attempts || clientGone
+    this.measure(job, verdict, startedAt, finalAttempt)
     if (result.kind === 'streamed') await this.reply(job, { kind: 'stream-end', taskId, ...(result.error ? { error: result.error } : {}) })
 
     if (verdict.kind === 'done') {
@@ -144,8 +112,7 @@ export class TaskRunner {
       return
     }
 
-    const attempts = job.opts.attempts ?? 1
-    const finalAttempt = job.attemptsMade + 1 >= attempts
+    const attemptsInAll = (data.attemptsBefore ?? 0) + attempts
     deps.logger.debug('task attempt failed', { taskId, workerId, cause: verdict.cause, finalAttempt })
     if (!finalAttempt) {
       // Remember where it failed, so the next attempt prefers another Worker.
@@ -155,20 +122,20 @@ export class TaskRunner {
     }
     await this.fail(job, token, {
       status: verdict.status,
-      body: JSON.stringify({ success: false, error: `all attempts failed: ${verdict.cause}`, taskId, attempts }),
+      body: JSON.stringify({ success: false, error: `all attempts failed: ${verdict.cause}`, taskId, attempts: attemptsInAll }),
       workerId,
     })
   }
 
   /** Counts the attempt's end (in memory; TaskMetrics writes it out in batches). */
-  private measure(job: Job<TaskJobData>, verdict: Verdict, startedAt: number): void {
+  private measure(job: Job<TaskJobData>, verdict: Verdict, startedAt: number, finalAttempt: boolean): void {
     const pool = job.queueName
     const metrics = this.deps.metrics
-    const finalAttempt = verdict.kind !== 'retry' || job.attemptsMade + 1 >= (job.opts.attempts ?? 1)
-    if (job.attemptsMade === 0) metrics.observe('queue_wait', pool, Math.max(0, startedAt - job.timestamp) / 1000)
+    // Queue wait is counted once per task: a task a gateway already tried directly had its count there.
+    if (job.attemptsMade === 0 && !job.data.attemptsBefore) metrics.observe('queue_wait', pool, Math.max(0, startedAt - job.timestamp) / 1000)
     metrics.observe('run_time', pool, (Date.now() - startedAt) / 1000)
     if (verdict.kind === 'done') metrics.count('completed', pool)
-    else if (finalAttempt) metrics.count('failed', pool)
+    else if (verdict.kind === 'rejected' || finalAttempt) metrics.count('failed', pool)
     else metrics.count('retried', pool)
   }
 

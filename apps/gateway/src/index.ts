@@ -4,7 +4,9 @@ import {
   ConfigError,
   GatewayEnv,
   RedisLogSink,
+  SlotLedger,
   TaskMetrics,
+  createWorkerClient,
   WorkerDirectory,
   connectRedis,
   createLogger,
@@ -15,6 +17,7 @@ import {
   startHeartbeat,
 } from '@slotway/shared'
 import { AuthLimiter } from './auth-limiter.js'
+import { DirectRun } from './direct-run.js'
 import { IdempotencyKeys } from './idempotency.js'
 import { PoolCatalog } from './pool-catalog.js'
 import { ResultWaiter } from './result-waiter.js'
@@ -49,7 +52,18 @@ const store = new TaskStore(redis, keys, queues, directory, config.RESULT_TTL)
 await Promise.all([waiter.start(), directory.start()])
 
 const metrics = new TaskMetrics(redis, keys)
+const direct = new DirectRun({
+  ledger: new SlotLedger(redis, keys, gatewayId, config.SLOT_LEASE),
+  directory,
+  queues,
+  callWorker: createWorkerClient({ timeoutMs: config.TASK_TIMEOUT, maxResponseBytes: config.MAX_RESULT_SIZE }),
+  lbAuthKey: config.LB_AUTH_KEY,
+  metrics,
+  leaseMs: config.SLOT_LEASE,
+  logger,
+})
 const app = createServer({
+  direct,
   config,
   keys,
   redis,
@@ -83,6 +97,7 @@ async function shutdown(signal: string): Promise<void> {
   await Promise.race([closed, new Promise(resolve => (timer = setTimeout(resolve, config.DRAIN_TIMEOUT)))])
   clearTimeout(timer)
   waiter.stop()
+  direct.stop()
   // Give the answers just written a moment to leave before the sockets go.
   await new Promise(resolve => setImmediate(resolve))
   server.closeAllConnections()

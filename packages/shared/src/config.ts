@@ -49,6 +49,10 @@ export const GatewayEnv = strongKey(z.object({
   DEFAULT_PRIORITY: z.coerce.number().int().min(1).max(2097152).default(1000),
   /** How long finished tasks stay readable, in seconds. */
   RESULT_TTL: positiveInt.default(3600),
+  /** A slot reservation lapses this long after its last renewal (gateways hold some too, on the direct path). */
+  SLOT_LEASE: positiveInt.default(15_000),
+  /** Largest answer accepted from a Worker, in bytes. */
+  MAX_RESULT_SIZE: positiveInt.default(16 * 1024 * 1024),
   /** At most this many finished tasks are kept per pool (oldest go first), whatever their age. */
   RESULT_MAX_COUNT: positiveInt.default(100_000),
   REQUEST_BODY_LIMIT: z.string().default('1mb'),

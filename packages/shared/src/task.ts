@@ -48,6 +48,8 @@ export interface TaskJobData {
   submittedAt: number
   /** The Worker the previous attempt failed on; the next attempt prefers another. */
   lastWorkerId?: string
+  /** Attempts already made before the task was queued (by a gateway's direct run). */
+  attemptsBefore?: number
 }
 
 /** What a finished task leaves behind: the Worker's HTTP status and its body as sent. */

@@ -15,6 +15,7 @@ import {
 import { ParamError, validateParams } from '@slotway/worker-sdk'
 import { HttpError } from '../http-errors.js'
 import { withTimeout } from '../with-timeout.js'
+import type { DirectRun } from '../direct-run.js'
 import type { IdempotencyKeys } from '../idempotency.js'
 import type { PoolCatalog } from '../pool-catalog.js'
 import type { ResultWaiter, StreamFrame, WaitResult } from '../result-waiter.js'
@@ -32,6 +33,7 @@ export interface TaskRouteDeps {
   idempotency: IdempotencyKeys
   secretBox: SecretBox
   metrics: TaskMetrics
+  direct: DirectRun
 }
 
 function workerKey(req: Request): string {
@@ -51,7 +53,7 @@ function idempotencyKey(req: Request): string | undefined {
 
 /** POST /task: validate, queue in the task's pool, and answer as the task's mode asks. */
 export function taskRoutes(deps: TaskRouteDeps): Router {
-  const { config, queues, waiter, secretBox, redis, store, catalog, idempotency, keys, metrics } = deps
+  const { config, queues, waiter, secretBox, redis, store, catalog, idempotency, keys, metrics, direct } = deps
   const router = Router()
 
   router.post('/task', async (req, res) => {
@@ -79,6 +81,29 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
       throw error
     }
 
+    const priority = task.priority ?? config.DEFAULT_PRIORITY
+    let retryOf: { workerId: string } | undefined
+    if (task.mode === 'sync' && !dedupe) {
+      const abort = new AbortController()
+      const onClose = () => !res.writableFinished && abort.abort()
+      res.on('close', onClose)
+      const ran = await direct.run(task, pool, auth, priority, abort.signal)
+      res.off('close', onClose)
+      if (ran?.kind === 'answered') {
+        metrics.count('submitted', pool)
+        if (!res.destroyed) res.status(ran.outcome.status).type('application/json').send(ran.outcome.body)
+        return
+      }
+      if (ran?.kind === 'retry') {
+        metrics.count('submitted', pool)
+        if (config.TASK_ATTEMPTS <= 1) {
+          res.status(ran.status).json({ success: false, error: `all attempts failed: ${ran.cause}`, attempts: 1 })
+          return
+        }
+        retryOf = { workerId: ran.workerId }
+      }
+    }
+
     const taskId = randomUUID()
     if (dedupe) {
       const earlier = await withTimeout(idempotency.claim(dedupe, taskId))
@@ -89,19 +114,21 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
       group: task.group,
       function: task.function,
       contract: task.contract,
-      priority: task.priority ?? config.DEFAULT_PRIORITY,
+      priority,
       input: task.input,
       mode: task.mode,
       sealedWorkerAuth: secretBox.seal(auth),
       submittedAt: Date.now(),
       ...(task.webhook ? { webhook: task.webhook } : {}),
       ...(answersNow ? {} : { replyTo: waiter.gatewayId }),
+      // Tried once already on the direct path: the queue makes the remaining attempts, elsewhere first.
+      ...(retryOf ? { lastWorkerId: retryOf.workerId, attemptsBefore: 1 } : {}),
     }
     const stream = task.mode === 'stream' ? streamTo(res) : undefined
     const wait = answersNow ? undefined : waiter.wait(taskId, pool, config.TASK_TIMEOUT, stream ? { onStream: stream } : {})
     const adding = queues.add(pool, taskId, data, {
       priority: data.priority,
-      attempts: config.TASK_ATTEMPTS,
+      attempts: retryOf ? config.TASK_ATTEMPTS - 1 : config.TASK_ATTEMPTS,
       backoff: { type: 'exponential', delay: config.TASK_BACKOFF },
       removeOnComplete: { age: config.RESULT_TTL, count: config.RESULT_MAX_COUNT },
       removeOnFail: { age: config.RESULT_TTL, count: config.RESULT_MAX_COUNT },
@@ -120,7 +147,7 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
       throw new HttpError(503, 'QUEUE_UNAVAILABLE', `could not queue the task: ${(error as Error).message}`)
     }
     wait?.queued()
-    metrics.count('submitted', pool)
+    if (!retryOf) metrics.count('submitted', pool)
     if (!wait) {
       res.status(202).json(task.mode === 'webhook' ? { success: true, taskId, status: 'queued' } : { taskId, status: 'queued' })
       return

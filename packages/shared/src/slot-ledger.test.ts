@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { redisKeys } from '@slotway/shared'
+import { redisKeys } from './keys.js'
 import { SlotLedger } from './slot-ledger.js'
 
 // Against the real Redis: the ledger is only worth anything if the Lua scripts hold under contention.
@@ -78,6 +78,21 @@ describe('the slot ledger', () => {
     clock += 40_000
     // Past the first lease of the live replica, but inside its renewal.
     expect(await dead.reserveOne(pool, ['w-lease'])).toBeUndefined()
+  })
+
+  it('reserves for a task that skips the queue only while nothing waits in the queue', async () => {
+    await setCapacity('w-idle', 2, 0)
+    const redis = connection()
+    const ledger = new SlotLedger(redis, keys, 'replica', 10_000)
+    const wait = `${keys.prefix}:test-wait`
+    const prioritized = `${keys.prefix}:test-prioritized`
+    await redis.zadd(prioritized, 1, 'queued-task')
+    expect(await ledger.reserve(pool, ['w-idle'], '', 1, [wait, prioritized])).toEqual([])
+    await redis.del(prioritized)
+    await redis.rpush(wait, 'queued-task')
+    expect(await ledger.reserve(pool, ['w-idle'], '', 1, [wait, prioritized])).toEqual([])
+    await redis.del(wait)
+    expect(await ledger.reserve(pool, ['w-idle'], '', 1, [wait, prioritized])).toHaveLength(1)
   })
 
   it('releases exactly once and announces the room once', async () => {

@@ -3,21 +3,32 @@
 --
 -- KEYS[1]      the pool's capacity hash: workerId -> "limit busy" (busy = the Worker's own used + queued)
 -- KEYS[2..n+1] the slot ledger (sorted set: reservationId -> lease expiry) of each candidate Worker
+-- KEYS[n+2..]  only with ARGV[6] = '1': the pool queue's wait list and prioritized set, which must be
+--              empty (a task that skips the queue may do so only when nothing waits in it)
 -- ARGV[1]      now (ms)
 -- ARGV[2]      lease expiry of the new reservations (ms)
 -- ARGV[3]      reservation id prefix; the i-th reservation is "<prefix>:<i>"
 -- ARGV[4]      a Worker to use only if no other has room ('' for none)
 -- ARGV[5]      how many slots are wanted
--- ARGV[6..]    the candidate Worker ids, in the order of KEYS[2..]
+-- ARGV[6]      '1' to reserve only while the pool's queue is empty, else '0'
+-- ARGV[7..]    the candidate Worker ids, in the order of KEYS[2..]
 -- Returns the chosen Worker id of each reservation made (possibly none).
 
+local candidates = #ARGV - 6
+if ARGV[6] == '1' then
+  local waiting = redis.call('LLEN', KEYS[candidates + 2]) + redis.call('ZCARD', KEYS[candidates + 3])
+  if waiting > 0 then
+    return {}
+  end
+end
+
 local free, keyOf = {}, {}
-for i = 6, #ARGV do
+for i = 7, #ARGV do
   local id = ARGV[i]
   local capacity = redis.call('HGET', KEYS[1], id)
   if capacity then
     local limit, busy = string.match(capacity, '^(%d+) (%d+)$')
-    local key = KEYS[i - 4]
+    local key = KEYS[i - 5]
     redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[1])
     local ours = redis.call('ZCARD', key)
     -- Neither view alone is safe: the Worker's count lags our sends, ours misses other clients.
@@ -29,7 +40,7 @@ end
 local chosen = {}
 for n = 1, tonumber(ARGV[5]) do
   local best, bestFree = nil, 0
-  for i = 6, #ARGV do
+  for i = 7, #ARGV do
     local id = ARGV[i]
     local f = free[id]
     if f and f > 0 and id ~= ARGV[4] and f > bestFree then

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import type { Redis, Result, ClientContext } from 'ioredis'
-import type { RedisKeys } from '@slotway/shared'
+import type { RedisKeys } from './keys.js'
 
 const script = (name: string) => readFileSync(new URL(`../lua/${name}.lua`, import.meta.url), 'utf8')
 
@@ -34,6 +34,8 @@ export class SlotLedger {
     private readonly leaseMs: number,
     private readonly now: () => number = Date.now,
   ) {
+    // Several owners (a gateway's and a dispatcher's ledger) may share one connection: define once.
+    if ((redis as unknown as { reserveSlot?: unknown }).reserveSlot) return
     redis.defineCommand('reserveSlot', { lua: script('reserve-slot') })
     redis.defineCommand('renewSlot', { numberOfKeys: 1, lua: script('renew-slot') })
     redis.defineCommand('releaseSlot', { numberOfKeys: 1, lua: script('release-slot') })
@@ -41,22 +43,26 @@ export class SlotLedger {
 
   /**
    * Takes up to `count` free slots on `workerIds` (each on the Worker with the most room, any but
-   * `avoidWorkerId` first) in one round trip; returns those it got.
+   * `avoidWorkerId` first) in one round trip; returns those it got. With `onlyIfIdle` (the keys of
+   * the pool queue's wait list and prioritized set), nothing is reserved while a task waits there.
    */
-  async reserve(pool: string, workerIds: string[], avoidWorkerId = '', count = 1): Promise<Reservation[]> {
+  async reserve(pool: string, workerIds: string[], avoidWorkerId = '', count = 1, onlyIfIdle?: [waitList: string, prioritized: string]): Promise<Reservation[]> {
     if (workerIds.length === 0) return []
     const prefix = `${this.ownerId}:${++this.sequence}`
     const now = this.now()
     const ledgers = workerIds.map(workerId => this.keys.slots(pool, workerId))
+    const guards = onlyIfIdle ?? []
     const chosen = await this.redis.reserveSlot(
-      1 + workerIds.length,
+      1 + workerIds.length + guards.length,
       this.keys.capacity(pool),
       ...ledgers,
+      ...guards,
       now,
       now + this.leaseMs,
       prefix,
       avoidWorkerId,
       count,
+      onlyIfIdle ? '1' : '0',
       ...workerIds,
     )
     return chosen.map((workerId, index) => {
