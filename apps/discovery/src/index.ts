@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import {
-  ConfigError,
   DiscoveryEnv,
   RedisLogSink,
   connectRedis,
   createLogger,
-  loadConfig,
+  loadConfigOrExit,
   redisKeys,
   redisUrl,
   startHeartbeat,
@@ -13,14 +12,7 @@ import {
 import { Discovery } from './discovery.js'
 
 // Wire-up only: config → connection → discovery → graceful stop.
-let config: DiscoveryEnv
-try {
-  config = loadConfig(DiscoveryEnv)
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error
-  console.error(error.message)
-  process.exit(1)
-}
+const config = loadConfigOrExit(DiscoveryEnv)
 
 const replicaId = `discovery-${randomUUID().slice(0, 8)}`
 const keys = redisKeys(config.REDIS_PREFIX)

@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import {
-  ConfigError,
   DispatcherEnv,
   RedisLogSink,
   WorkerDirectory,
   connectRedis,
   createLogger,
   createSecretBox,
-  loadConfig,
+  loadConfigOrExit,
   redisKeys,
   redisUrl,
   startHeartbeat,
@@ -15,14 +14,7 @@ import {
 import { Dispatcher } from './dispatcher.js'
 
 // Wire-up only: config → connections → dispatcher → graceful stop.
-let config: DispatcherEnv
-try {
-  config = loadConfig(DispatcherEnv)
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error
-  console.error(error.message)
-  process.exit(1)
-}
+const config = loadConfigOrExit(DispatcherEnv)
 
 const replicaId = `dispatcher-${randomUUID().slice(0, 8)}`
 const keys = redisKeys(config.REDIS_PREFIX)

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { once } from 'node:events'
 import {
-  ConfigError,
   GatewayEnv,
   RedisLogSink,
   SlotLedger,
@@ -11,7 +10,7 @@ import {
   connectRedis,
   createLogger,
   createSecretBox,
-  loadConfig,
+  loadConfigOrExit,
   redisKeys,
   redisUrl,
   startHeartbeat,
@@ -26,14 +25,7 @@ import { createServer } from './server.js'
 import { TaskQueues } from './task-queues.js'
 
 // Wire-up only: config → connections → HTTP server → graceful stop.
-let config: GatewayEnv
-try {
-  config = loadConfig(GatewayEnv)
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error
-  console.error(error.message)
-  process.exit(1)
-}
+const config = loadConfigOrExit(GatewayEnv)
 
 let stopping = false
 const gatewayId = `gateway-${randomUUID().slice(0, 8)}`

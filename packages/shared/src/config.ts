@@ -125,3 +125,14 @@ export function redisUrl(env: { REDIS_URL?: string | undefined; REDIS_HOST?: str
   if (env.REDIS_URL) return env.REDIS_URL
   return `redis://${env.REDIS_HOST ?? '127.0.0.1'}:${env.REDIS_PORT ?? 6379}`
 }
+
+/** For a service's entry point: the parsed configuration, or one line on stderr and exit code 1. */
+export function loadConfigOrExit<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+  try {
+    return loadConfig(schema, env)
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    console.error(error.message)
+    process.exit(1)
+  }
+}
