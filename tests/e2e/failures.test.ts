@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Cluster, submitTask } from './harness/cluster.js'
-import { workerKinds } from './harness/paths.js'
+import { serviceEntry, workerKinds } from './harness/paths.js'
 import { freePort } from './harness/ports.js'
 import { ServiceProcess } from './harness/process.js'
 import { waitForStats, waitForTask } from './harness/tasks.js'
@@ -34,6 +34,22 @@ describe.each(workerKinds())('retries, against the %s Worker', kind => {
     const after = await Promise.all(workers.map(w => w.stats()))
     // One attempt on each Worker: the retry went elsewhere.
     expect(after.map((s, i) => s.received - before[i]!.received)).toEqual([1, 1])
+  })
+
+  it('fails at once a task whose Worker key it cannot read (queued under another LB key), instead of retrying it forever', async () => {
+    const port = await freePort()
+    const stranger = ServiceProcess.start('gateway-other-key', [serviceEntry('gateway')], { ...cluster.env, LB_AUTH_KEY: 'another-lb-key-0123456789', PORT: String(port), HOST: '127.0.0.1' })
+    try {
+      await stranger.waitForLine(/gateway ready/)
+      const queued = await submitTask(`http://127.0.0.1:${port}`, { function: 'hello', contract: 1, mode: 'async' }, { lb: 'another-lb-key-0123456789', worker: workers[0]!.authKey })
+      expect(queued.status).toBe(202)
+      const { taskId } = queued.json() as { taskId: string }
+      const task = await waitForTask(cluster.gatewayUrl, taskId, LB_KEY)
+      expect(task.status).toBe('failed')
+      expect(task.error).toContain('cannot be read')
+    } finally {
+      await stranger.stop()
+    }
   })
 })
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
-import { Worker as QueueWorker, type Job } from 'bullmq'
+import { UnrecoverableError, Worker as QueueWorker, type Job } from 'bullmq'
 import type { Redis } from 'ioredis'
-import type { Logger, Reservation, SlotLedger, TaskJobData, WorkerDirectory } from '@slotway/shared'
+import { encodeFailure, type Logger, type Reservation, type SlotLedger, type TaskJobData, type WorkerDirectory } from '@slotway/shared'
 import type { CapacitySignal } from './capacity-signal.js'
 import type { TaskRunner } from './task-runner.js'
 
@@ -139,8 +139,12 @@ export class PoolRunner {
     const id = job.id!
     const done = this.deps.runner
       .run(job, token, reservation)
-      .catch((error: unknown) => {
+      .catch(async (error: unknown) => {
         this.deps.logger.error('task run failed', { pool: this.pool, taskId: id, error: String(error) })
+        // Never leave a task active with nobody working on it: an error of ours is final for it.
+        await job
+          .moveToFailed(new UnrecoverableError(encodeFailure({ status: 500, body: JSON.stringify({ success: false, error: `Slotway could not run the task: ${String(error)}`, taskId: id }) })), token, false)
+          .catch(() => undefined)
       })
       .finally(() => this.active.delete(id))
     this.active.set(id, { job, token, done })

@@ -59,6 +59,19 @@ export class TaskRunner {
     this.inFlight.set(taskId, abort)
     const startedAt = Date.now()
     let result: WorkerCallResult
+    let workerAuth: string
+    try {
+      workerAuth = deps.secretBox.open(data.sealedWorkerAuth)
+    } catch {
+      // Sealed under another LB_AUTH_KEY (or damaged): no attempt can ever succeed, so fail it now.
+      void deps.ledger.release(reservation).catch(() => undefined)
+      this.inFlight.delete(taskId)
+      await this.fail(job, token, {
+        status: 500,
+        body: JSON.stringify({ success: false, error: "the task's Worker key cannot be read (was it queued under another LB_AUTH_KEY?)", taskId }),
+      })
+      return
+    }
     try {
       if (!worker) {
         result = { kind: 'unreachable', cause: 'Worker left the registry' }
@@ -66,7 +79,7 @@ export class TaskRunner {
         const streaming = data.mode === 'stream'
         result = await deps.callWorker({
           url: `${worker.url}/task`,
-          headers: { authorization: deps.secretBox.open(data.sealedWorkerAuth), 'x-lb-auth': deps.lbAuthKey },
+          headers: { authorization: workerAuth, 'x-lb-auth': deps.lbAuthKey },
           body: JSON.stringify({
             function: data.function,
             input: data.input,
