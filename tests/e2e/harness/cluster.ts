@@ -55,17 +55,26 @@ export class Cluster {
     cluster.writeWorkers(options.workerUrls)
     cluster.discovery = ServiceProcess.start('discovery', [serviceEntry('discovery')], cluster.env)
     for (let i = 0; i < (options.dispatchers ?? 1); i++) await cluster.addDispatcher()
-    for (let i = 0; i < (options.gateways ?? 1); i++) {
-      const port = await freePort()
-      const gateway = ServiceProcess.start(`gateway-${i}`, [serviceEntry('gateway')], { ...cluster.env, PORT: String(port), HOST: '127.0.0.1' })
-      cluster.gateways.push({ process: gateway, url: `http://127.0.0.1:${port}` })
-    }
+    for (let i = 0; i < (options.gateways ?? 1); i++) cluster.gateways.push(await cluster.startGateway(i))
     await Promise.all([
       cluster.discovery.waitForLine(/discovery ready/),
       ...cluster.dispatchers.map(d => d.waitForLine(/dispatcher ready/)),
-      ...cluster.gateways.map(g => g.process.waitForLine(/gateway ready/)),
     ])
     return cluster
+  }
+
+  /** A port taken between picking and listening (by another test file) means another try. */
+  private async startGateway(index: number): Promise<{ process: ServiceProcess; url: string }> {
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort()
+      const gateway = ServiceProcess.start(`gateway-${index}`, [serviceEntry('gateway')], { ...this.env, PORT: String(port), HOST: '127.0.0.1' })
+      try {
+        await gateway.waitForLine(/gateway ready/)
+        return { process: gateway, url: `http://127.0.0.1:${port}` }
+      } catch (error) {
+        if (!String(error).includes('EADDRINUSE') || attempt >= 3) throw error
+      }
+    }
   }
 
   async addDispatcher(): Promise<ServiceProcess> {

@@ -30,7 +30,19 @@ export interface WorkerStats {
 export class TestWorker {
   private constructor(readonly process: ServiceProcess, readonly url: string, readonly authKey: string, readonly port: number, readonly wsPort: number) {}
 
+  /** Starts one; a port taken between picking and listening (another test file) means another try. */
   static async start(options: TestWorkerOptions): Promise<TestWorker> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await TestWorker.startOnce(options)
+      } catch (error) {
+        const portClash = String(error).includes('EADDRINUSE') && options.port === undefined
+        if (!portClash || attempt >= 3) throw error
+      }
+    }
+  }
+
+  private static async startOnce(options: TestWorkerOptions): Promise<TestWorker> {
     const port = options.port ?? (await freePort())
     const wsPort = options.wsPort ?? (await freePort())
     const authKey = options.authKey ?? 'worker-key-0123456789'

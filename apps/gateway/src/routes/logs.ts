@@ -29,6 +29,8 @@ export function logRoutes(redis: Redis, keys: RedisKeys, maxLogs: number): Route
         return []
       }
     })
+    // Services write their lines in batches of their own: order them by time, newest last.
+    lines.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0))
     if (service) lines = lines.filter(line => line.service === service)
     if (level) lines = lines.filter(line => LEVELS.indexOf(line.level as (typeof LEVELS)[number]) <= worst)
     if (limit) lines = lines.slice(-limit)
