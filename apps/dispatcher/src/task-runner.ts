@@ -108,7 +108,7 @@ export class TaskRunner {
     const verdict = judgeWorkerAnswer(result)
     const workerId = reservation.workerId
     const attempts = job.opts.attempts ?? 1
-    const clientGone = (data.mode === 'sync' || data.mode === 'stream') && Date.now() - job.timestamp >= deps.syncTimeoutMs
+    const clientGone = (data.mode === 'sync' || data.mode === 'stream') && Date.now() >= (data.clientDeadline ?? job.timestamp + deps.syncTimeoutMs)
     const finalAttempt = job.attemptsMade + 1 >= attempts || clientGone
     this.measure(job, verdict, startedAt, finalAttempt)
     if (result.kind === 'streamed') await this.reply(job, { kind: 'stream-end', taskId, ...(result.error ? { error: result.error } : {}) })

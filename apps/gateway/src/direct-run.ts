@@ -9,6 +9,7 @@ import {
   type WorkerDirectory,
 } from '@slotway/shared'
 import type { TaskQueues } from './task-queues.js'
+import { withTimeout } from './with-timeout.js'
 
 export type DirectResult =
   /** The Worker's answer, final: a result or the Worker's own refusal. */
@@ -49,7 +50,8 @@ export class DirectRun {
     const candidates = directory.readyInPool(pool).map(worker => worker.id)
     if (candidates.length === 0) return undefined
     const queue = queues.get(pool)
-    const [reservation] = await ledger.reserve(pool, candidates, '', 1, [queue.toKey('wait'), queue.toKey('prioritized')])
+    // Bounded: a Redis that does not answer must not hold the request (a late reservation lapses with its lease).
+    const [reservation] = await withTimeout(ledger.reserve(pool, candidates, '', 1, [queue.toKey('wait'), queue.toKey('prioritized')]))
     if (!reservation) return undefined
     const worker = directory.get(reservation.workerId)
     const startedAt = Date.now()

@@ -50,6 +50,8 @@ export interface TaskJobData {
   lastWorkerId?: string
   /** Attempts already made before the task was queued (by a gateway's direct run). */
   attemptsBefore?: number
+  /** When the waiting client's TASK_TIMEOUT ends (ms epoch); past it, retrying serves nobody. */
+  clientDeadline?: number
 }
 
 /** What a finished task leaves behind: the Worker's HTTP status and its body as sent. */

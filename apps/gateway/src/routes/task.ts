@@ -57,6 +57,7 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
   const router = Router()
 
   router.post('/task', async (req, res) => {
+    const receivedAt = Date.now()
     if (!req.is('application/json')) throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the task as JSON (Content-Type: application/json)')
     const auth = workerKey(req)
     const parsed = TaskRequest.safeParse(req.body)
@@ -87,7 +88,8 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
       const abort = new AbortController()
       const onClose = () => !res.writableFinished && abort.abort()
       res.on('close', onClose)
-      const ran = await direct.run(task, pool, auth, priority, abort.signal)
+      // Any trouble on the direct path (Redis slow or away) sends the task the ordinary way, which says so.
+      const ran = await direct.run(task, pool, auth, priority, abort.signal).catch(() => undefined)
       res.off('close', onClose)
       if (ran?.kind === 'answered') {
         metrics.count('submitted', pool)
@@ -96,6 +98,10 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
       }
       if (ran?.kind === 'retry') {
         metrics.count('submitted', pool)
+        if (Date.now() - receivedAt >= config.TASK_TIMEOUT) {
+          res.status(504).json({ error: `timed out after ${config.TASK_TIMEOUT} ms`, code: 'TASK_TIMEOUT', cause: ran.cause })
+          return
+        }
         if (config.TASK_ATTEMPTS <= 1) {
           res.status(ran.status).json({ success: false, error: `all attempts failed: ${ran.cause}`, attempts: 1 })
           return
@@ -120,12 +126,14 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
       sealedWorkerAuth: secretBox.seal(auth),
       submittedAt: Date.now(),
       ...(task.webhook ? { webhook: task.webhook } : {}),
-      ...(answersNow ? {} : { replyTo: waiter.gatewayId }),
+      ...(answersNow ? {} : { replyTo: waiter.gatewayId, clientDeadline: receivedAt + config.TASK_TIMEOUT }),
       // Tried once already on the direct path: the queue makes the remaining attempts, elsewhere first.
       ...(retryOf ? { lastWorkerId: retryOf.workerId, attemptsBefore: 1 } : {}),
     }
     const stream = task.mode === 'stream' ? streamTo(res) : undefined
-    const wait = answersNow ? undefined : waiter.wait(taskId, pool, config.TASK_TIMEOUT, stream ? { onStream: stream } : {})
+    // The client's wait is TASK_TIMEOUT in all, a direct attempt included.
+    const timeLeft = Math.max(1, config.TASK_TIMEOUT - (Date.now() - receivedAt))
+    const wait = answersNow ? undefined : waiter.wait(taskId, pool, timeLeft, stream ? { onStream: stream } : {})
     const adding = queues.add(pool, taskId, data, {
       priority: data.priority,
       attempts: retryOf ? config.TASK_ATTEMPTS - 1 : config.TASK_ATTEMPTS,
