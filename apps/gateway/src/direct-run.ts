@@ -45,13 +45,22 @@ export class DirectRun {
   }
 
   /** Runs the task at once, or returns undefined when it has to queue. */
-  async run(task: TaskRequest, pool: string, workerAuth: string, priority: number, signal: AbortSignal): Promise<DirectResult | undefined> {
+  /** `waitMs` bounds the wait for Redis; `lastAttempt` says a failure here is final (counted as failed, not retried). */
+  async run(task: TaskRequest, pool: string, workerAuth: string, priority: number, signal: AbortSignal, waitMs: number, lastAttempt: boolean): Promise<DirectResult | undefined> {
     const { ledger, directory, queues, metrics } = this.deps
     const candidates = directory.readyInPool(pool).map(worker => worker.id)
     if (candidates.length === 0) return undefined
     const queue = queues.get(pool)
-    // Bounded: a Redis that does not answer must not hold the request (a late reservation lapses with its lease).
-    const [reservation] = await withTimeout(ledger.reserve(pool, candidates, '', 1, [queue.toKey('wait'), queue.toKey('prioritized')]))
+    // Bounded: a Redis that does not answer must not hold the request; a reservation that lands after we
+    // gave up is given back at once.
+    const reserving = ledger.reserve(pool, candidates, '', 1, [queue.toKey('wait'), queue.toKey('prioritized')])
+    let reservation
+    try {
+      ;[reservation] = await withTimeout(reserving, waitMs)
+    } catch (error) {
+      void reserving.then(late => Promise.all(late.map(r => ledger.release(r)))).catch(() => undefined)
+      throw error
+    }
     if (!reservation) return undefined
     const worker = directory.get(reservation.workerId)
     const startedAt = Date.now()
@@ -72,7 +81,7 @@ export class DirectRun {
     metrics.observe('queue_wait', pool, 0)
     metrics.observe('run_time', pool, (Date.now() - startedAt) / 1000)
     if (verdict.kind === 'retry') {
-      metrics.count('retried', pool)
+      metrics.count(lastAttempt ? 'failed' : 'retried', pool)
       return { kind: 'retry', status: verdict.status, cause: verdict.cause, workerId: reservation.workerId }
     }
     metrics.count(verdict.kind === 'done' ? 'completed' : 'failed', pool)

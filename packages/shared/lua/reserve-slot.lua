@@ -54,8 +54,11 @@ for n = 1, tonumber(ARGV[5]) do
     break
   end
   redis.call('ZADD', keyOf[best], ARGV[2], ARGV[3] .. ':' .. n)
-  -- Every member expires by the newest lease, so the whole ledger may too.
-  redis.call('PEXPIREAT', keyOf[best], ARGV[2])
+  -- The ledger may expire once its longest lease has: extend it, never shorten it (leases may differ by caller).
+  local ttl = redis.call('PTTL', keyOf[best])
+  if ttl < 0 or tonumber(ARGV[1]) + ttl < tonumber(ARGV[2]) then
+    redis.call('PEXPIREAT', keyOf[best], ARGV[2])
+  end
   free[best] = free[best] - 1
   chosen[#chosen + 1] = best
 end

@@ -95,6 +95,16 @@ describe('the slot ledger', () => {
     expect(await ledger.reserve(pool, ['w-idle'], '', 1, [wait, prioritized])).toHaveLength(1)
   })
 
+  it('never shortens a Worker ledger when an owner with a shorter lease reserves', async () => {
+    await setCapacity('w-ttl', 2, 0)
+    const redis = connection()
+    const long = new SlotLedger(redis, keys, 'long', 60_000)
+    const short = new SlotLedger(redis, keys, 'short', 1000)
+    expect(await long.reserveOne(pool, ['w-ttl'])).toBeDefined()
+    expect(await short.reserveOne(pool, ['w-ttl'])).toBeDefined()
+    expect(await redis.pttl(keys.slots(pool, 'w-ttl'))).toBeGreaterThan(50_000)
+  })
+
   it('releases exactly once and announces the room once', async () => {
     await setCapacity('w-release', 1, 0)
     const redis = connection()

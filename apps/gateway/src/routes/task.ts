@@ -14,7 +14,7 @@ import {
 } from '@slotway/shared'
 import { ParamError, validateParams } from '@slotway/worker-sdk'
 import { HttpError } from '../http-errors.js'
-import { withTimeout } from '../with-timeout.js'
+import { REDIS_ANSWER_TIMEOUT_MS, withTimeout } from '../with-timeout.js'
 import type { DirectRun } from '../direct-run.js'
 import type { IdempotencyKeys } from '../idempotency.js'
 import type { PoolCatalog } from '../pool-catalog.js'
@@ -89,7 +89,8 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
       const onClose = () => !res.writableFinished && abort.abort()
       res.on('close', onClose)
       // Any trouble on the direct path (Redis slow or away) sends the task the ordinary way, which says so.
-      const ran = await direct.run(task, pool, auth, priority, abort.signal).catch(() => undefined)
+      const redisWait = Math.min(REDIS_ANSWER_TIMEOUT_MS, config.TASK_TIMEOUT)
+      const ran = await direct.run(task, pool, auth, priority, abort.signal, redisWait, config.TASK_ATTEMPTS <= 1).catch(() => undefined)
       res.off('close', onClose)
       if (ran?.kind === 'answered') {
         metrics.count('submitted', pool)
@@ -99,11 +100,11 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
       if (ran?.kind === 'retry') {
         metrics.count('submitted', pool)
         if (Date.now() - receivedAt >= config.TASK_TIMEOUT) {
-          res.status(504).json({ error: `timed out after ${config.TASK_TIMEOUT} ms`, code: 'TASK_TIMEOUT', cause: ran.cause })
+          res.status(504).json({ error: `timed out after ${config.TASK_TIMEOUT} ms`, code: 'TASK_TIMEOUT', cause: ran.cause, cancelled: false })
           return
         }
         if (config.TASK_ATTEMPTS <= 1) {
-          res.status(ran.status).json({ success: false, error: `all attempts failed: ${ran.cause}`, attempts: 1 })
+          res.status(ran.status).json({ success: false, error: `all attempts failed: ${ran.cause}`, code: 'ALL_ATTEMPTS_FAILED', attempts: 1 })
           return
         }
         retryOf = { workerId: ran.workerId }
@@ -142,7 +143,8 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
       removeOnFail: { age: config.RESULT_TTL, count: config.RESULT_MAX_COUNT },
     })
     try {
-      await withTimeout(adding)
+      // Whatever the direct attempt took comes off this wait too: the client waits TASK_TIMEOUT at most.
+      await withTimeout(adding, Math.min(REDIS_ANSWER_TIMEOUT_MS, Math.max(1, config.TASK_TIMEOUT - (Date.now() - receivedAt))))
     } catch (error) {
       wait?.cancel()
       // The client hears "not queued": make it true even if the add lands later, then free the key for its retry.
