@@ -1,5 +1,5 @@
 import type { Request, RequestHandler } from 'express'
-import { keysMatch, stripBearer } from '@slotway/shared'
+import { keyMatcher, stripBearer } from '@slotway/shared'
 import type { AuthLimiter } from './auth-limiter.js'
 import { HttpError } from './http-errors.js'
 
@@ -24,6 +24,7 @@ export interface KeyCheckOptions {
 
 /** Lets a request through only if it carries one of `keys`; failed attempts are rate-limited per address. */
 export function requireKey({ keys, limiter, browser = false }: KeyCheckOptions): RequestHandler {
+  const matchers = keys.map(keyMatcher)
   return async (req, res, next) => {
     const address = req.ip ?? 'unknown'
     const wait = limiter.retryAfter(address)
@@ -33,7 +34,7 @@ export function requireKey({ keys, limiter, browser = false }: KeyCheckOptions):
     }
     const given = presentedKey(req)
     // Compare against every key, always, so the time taken says nothing about which one matched.
-    const matches = keys.map(key => keysMatch(given, key)).includes(true)
+    const matches = matchers.map(match => match(given)).includes(true)
     if (matches) return next()
     const blockedFor = await limiter.fail(address)
     if (blockedFor > 0) {

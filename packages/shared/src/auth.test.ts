@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { headerCarriesKey, keysMatch, stripBearer } from './auth.js'
+import { headerCarriesKey, keyMatcher, keysMatch, stripBearer } from './auth.js'
 import { createSecretBox } from './secret-box.js'
 
 describe('auth helpers', () => {
@@ -17,6 +17,13 @@ describe('auth helpers', () => {
     expect(keysMatch('secret-key-longer', 'secret-key')).toBe(false)
     expect(keysMatch('', 'secret-key')).toBe(false)
     expect(keysMatch(undefined, 'secret-key')).toBe(false)
+  })
+
+  it('matches a fixed key the same way, its digest made once', () => {
+    const match = keyMatcher('secret-key')
+    expect(match('secret-key')).toBe(true)
+    expect(match('secret-ke')).toBe(false)
+    expect(match(undefined)).toBe(false)
   })
 
   it('reads a key from an Authorization-style header', () => {

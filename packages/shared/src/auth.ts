@@ -15,6 +15,12 @@ export function keysMatch(given: string | undefined, expected: string): boolean 
   return timingSafeEqual(a, b)
 }
 
+/** `keysMatch` against a fixed key, its digest computed once (a key checked on every request). */
+export function keyMatcher(expected: string): (given: string | undefined) => boolean {
+  const want = createHash('sha256').update(expected).digest()
+  return given => given !== undefined && timingSafeEqual(createHash('sha256').update(given).digest(), want)
+}
+
 /** True when an Authorization-style header carries `expected`, with or without `Bearer `. */
 export function headerCarriesKey(header: string | string[] | undefined, expected: string): boolean {
   const value = Array.isArray(header) ? header[0] : header
