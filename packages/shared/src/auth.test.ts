@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { headerCarriesKey, keyMatcher, keysMatch, stripBearer } from './auth.js'
+import { keyMatcher, keysMatch, stripBearer } from './auth.js'
 import { createSecretBox } from './secret-box.js'
 
 describe('auth helpers', () => {
@@ -26,11 +26,6 @@ describe('auth helpers', () => {
     expect(match(undefined)).toBe(false)
   })
 
-  it('reads a key from an Authorization-style header', () => {
-    expect(headerCarriesKey('Bearer k-1', 'k-1')).toBe(true)
-    expect(headerCarriesKey(['k-1', 'other'], 'k-1')).toBe(true)
-    expect(headerCarriesKey(undefined, 'k-1')).toBe(false)
-  })
 })
 
 describe('the secret box', () => {

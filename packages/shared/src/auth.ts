@@ -20,9 +20,3 @@ export function keyMatcher(expected: string): (given: string | undefined) => boo
   const want = createHash('sha256').update(expected).digest()
   return given => given !== undefined && timingSafeEqual(createHash('sha256').update(given).digest(), want)
 }
-
-/** True when an Authorization-style header carries `expected`, with or without `Bearer `. */
-export function headerCarriesKey(header: string | string[] | undefined, expected: string): boolean {
-  const value = Array.isArray(header) ? header[0] : header
-  return keysMatch(stripBearer(value), expected)
-}

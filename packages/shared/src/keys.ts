@@ -18,11 +18,6 @@ export function isPoolId(id: string): boolean {
   return /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}@-?\d+(\.\d+)?$/.test(id)
 }
 
-export function parsePoolId(id: string): PoolRef {
-  const at = id.lastIndexOf('@')
-  return { group: id.slice(0, at), contract: Number(id.slice(at + 1)) }
-}
-
 export type RedisKeys = ReturnType<typeof redisKeys>
 
 export function redisKeys(prefix: string) {

@@ -96,7 +96,4 @@ export class SlotLedger {
     await pipeline.exec()
   }
 
-  get heldCount(): number {
-    return this.held.size
-  }
 }

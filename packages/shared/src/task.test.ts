@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { TaskRequest, decodeFailure, describeIssues, encodeFailure } from './task.js'
 import { decodeReply, encodeReply } from './reply.js'
 import { ConfigError, GatewayEnv, loadConfig, redisUrl } from './config.js'
-import { isPoolId, parsePoolId, poolId, redisKeys } from './keys.js'
+import { isPoolId, poolId, redisKeys } from './keys.js'
 
 describe('the task request', () => {
   it('fills the defaults a client may leave out', () => {
@@ -57,8 +57,8 @@ describe('codecs', () => {
     for (const id of ['a:b@1', 'default', '@1', 'x@y', '{x}@1']) expect(isPoolId(id)).toBe(false)
   })
 
-  it('round-trips pool ids and prefixes every key', () => {
-    expect(parsePoolId(poolId({ group: 'a.b', contract: 2 }))).toEqual({ group: 'a.b', contract: 2 })
+  it('names pools and prefixes every key', () => {
+    expect(poolId({ group: 'a.b', contract: 2 })).toBe('a.b@2')
     const keys = redisKeys('p')
     expect(keys.capacity('g@1')).toBe('p:{g@1}:capacity')
     expect(keys.slots('g@1', 'w')).toBe('p:{g@1}:slots:w')

@@ -1,5 +1,4 @@
 import type { WorkerFunction, ServiceState, SlotCounts } from './worker-health.js'
-import { poolId } from './keys.js'
 import { createHash } from 'node:crypto'
 
 /**
@@ -43,10 +42,4 @@ export function normalizeWorkerUrl(url: string): string {
   parsed.hash = ''
   parsed.search = ''
   return parsed.toString().replace(/\/+$/, '')
-}
-
-export function workerPool(state: WorkerState): string | undefined {
-  return state.group !== undefined && state.contract !== undefined
-    ? poolId({ group: state.group, contract: state.contract })
-    : undefined
 }
