@@ -70,13 +70,11 @@ export class TaskStore {
   }
 
   async view(taskId: string): Promise<TaskView | undefined> {
-    let job = await this.find(taskId)
-    if (!job) {
+    const found = await this.find(taskId)
+    if (!found) {
       return (await this.redis.exists(this.keys.cancelled(taskId))) ? { taskId, status: 'cancelled', attempts: 0 } : undefined
     }
-    const state = await job.getState()
-    // It may have finished between the two reads: read it again to show its outcome.
-    if ((state === 'completed' || state === 'failed') && !job.finishedOn) job = (await this.queues.get(job.queueName).getJob(taskId)) ?? job
+    const { job, state } = await settled(found, this.queues.get(found.queueName))
     const status: TaskStatus = state === 'active' ? 'active' : state === 'completed' ? 'completed' : state === 'failed' ? 'failed' : 'queued'
     const data = job.data
     const view: TaskView = {
@@ -107,11 +105,9 @@ export class TaskStore {
   }
 
   private async delivery(taskId: string, status: TaskStatus): Promise<WebhookDelivery | undefined> {
-    let job = await this.webhooks.getJob(taskId)
-    if (!job) return status === 'completed' || status === 'failed' ? undefined : { state: 'pending', attempts: 0 }
-    const state = await job.getState()
-    // Delivered between the two reads: read it again for its figures.
-    if ((state === 'completed' || state === 'failed') && !job.finishedOn) job = (await this.webhooks.getJob(taskId)) ?? job
+    const found = await this.webhooks.getJob(taskId)
+    if (!found) return status === 'completed' || status === 'failed' ? undefined : { state: 'pending', attempts: 0 }
+    const { job, state } = await settled(found, this.webhooks)
     const delivery: WebhookDelivery = {
       state: state === 'completed' ? 'delivered' : state === 'failed' ? 'failed' : 'pending',
       attempts: job.attemptsMade,
@@ -141,6 +137,16 @@ export class TaskStore {
   close(): Promise<void> {
     return this.webhooks.close()
   }
+}
+
+/**
+ * A job's state together with fields that match it: a job that finished between reading it and
+ * reading its state is read again, so a "completed" never comes with the figures of before.
+ */
+async function settled<T extends Job>(job: T, queue: { getJob(id: string): Promise<T | undefined> }): Promise<{ job: T; state: string }> {
+  const state = await job.getState()
+  if ((state === 'completed' || state === 'failed') && !job.finishedOn) return { job: (await queue.getJob(job.id!)) ?? job, state }
+  return { job, state }
 }
 
 function parseBody(body: string): { result?: unknown; error?: unknown } | undefined {

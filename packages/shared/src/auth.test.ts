@@ -25,7 +25,6 @@ describe('auth helpers', () => {
     expect(match('secret-ke')).toBe(false)
     expect(match(undefined)).toBe(false)
   })
-
 })
 
 describe('the secret box', () => {
