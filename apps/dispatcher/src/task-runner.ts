@@ -19,6 +19,7 @@ import {
   type WorkerClient,
   type Verdict,
   judgeWorkerAnswer,
+  workerTaskRequest,
 } from '@slotway/shared'
 
 export interface TaskRunnerDeps {
@@ -78,16 +79,8 @@ export class TaskRunner {
       } else {
         const streaming = data.mode === 'stream'
         result = await deps.callWorker({
-          url: `${worker.url}/task`,
-          headers: { authorization: workerAuth, 'x-lb-auth': deps.lbAuthKey },
-          body: JSON.stringify({
-            function: data.function,
-            input: data.input,
-            contract: data.contract,
-            priority: data.priority,
-            // Webhooks are delivered by Slotway itself (signed, retried), so the Worker runs them as sync.
-            mode: streaming ? 'stream' : 'sync',
-          }),
+          // Webhooks are delivered by Slotway itself (signed, retried), so the Worker runs them as sync.
+          ...workerTaskRequest(worker.url, { ...data, mode: streaming ? 'stream' : 'sync' }, { workerAuth, lbAuthKey: deps.lbAuthKey }),
           signal: abort.signal,
           ...(streaming
             ? {

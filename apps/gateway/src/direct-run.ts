@@ -1,5 +1,6 @@
 import {
   judgeWorkerAnswer,
+  workerTaskRequest,
   type Logger,
   type SlotLedger,
   type TaskMetrics,
@@ -68,9 +69,7 @@ export class DirectRun {
     try {
       answer = worker
         ? await this.deps.callWorker({
-            url: `${worker.url}/task`,
-            headers: { authorization: workerAuth, 'x-lb-auth': this.deps.lbAuthKey },
-            body: JSON.stringify({ function: task.function, input: task.input, contract: task.contract, priority, mode: 'sync' }),
+            ...workerTaskRequest(worker.url, { ...task, priority, mode: 'sync' }, { workerAuth, lbAuthKey: this.deps.lbAuthKey }),
             signal,
           })
         : ({ kind: 'unreachable', cause: 'Worker left the registry' } as const)

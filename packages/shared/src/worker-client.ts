@@ -22,6 +22,19 @@ export interface WorkerCall {
 
 export type WorkerClient = (call: WorkerCall) => Promise<WorkerCallResult>
 
+/** The protocol's POST /task: the body and headers a Worker expects from a load balancer. */
+export function workerTaskRequest(
+  workerUrl: string,
+  task: { function: string; input: Record<string, unknown>; contract: number; priority: number; mode: 'sync' | 'stream' },
+  keys: { workerAuth: string; lbAuthKey: string },
+): Pick<WorkerCall, 'url' | 'headers' | 'body'> {
+  return {
+    url: `${workerUrl}/task`,
+    headers: { authorization: keys.workerAuth, 'x-lb-auth': keys.lbAuthKey },
+    body: JSON.stringify({ function: task.function, input: task.input, contract: task.contract, priority: task.priority, mode: task.mode }),
+  }
+}
+
 export interface WorkerClientOptions {
   timeoutMs: number
   /** Largest answer accepted from a Worker (a bigger one fails the attempt). */
