@@ -1,5 +1,4 @@
-import http from 'node:http'
-import https from 'node:https'
+import { Agent } from 'undici'
 
 /** How one call to a Worker ended, before we decide what it means for the task. */
 export type WorkerCallResult =
@@ -42,71 +41,82 @@ export interface WorkerClientOptions {
 }
 
 /**
- * Calls Workers over one keep-alive connection pool per process. This is the hot path of every task,
- * so it uses node:http directly: measured here, got cost 2.4× as much CPU per call as a bare
- * http.request (500 concurrent calls to a no-op Worker: 692 ms against 284 ms).
+ * Calls Workers over keep-alive connection pools (one per Worker origin). This is the hot path of
+ * every task, so it uses undici: measured here, a bare proxy forwarding to no-op Workers served
+ * 4,337 tasks/s with node:http's client and 5,300–6,470/s with undici's pools.
  */
 export function createWorkerClient({ timeoutMs, maxResponseBytes }: WorkerClientOptions): WorkerClient {
-  const agents = {
-    'http:': new http.Agent({ keepAlive: true, maxSockets: 1024, keepAliveMsecs: 30_000 }),
-    'https:': new https.Agent({ keepAlive: true, maxSockets: 1024, keepAliveMsecs: 30_000 }),
-  }
+  // Our own timer bounds the whole call; undici's per-phase timeouts would only duplicate it.
+  const agent = new Agent({ connections: 1024, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 })
 
-  return call =>
-    new Promise<WorkerCallResult>(resolve => {
-      const url = new URL(call.url)
-      const transport = url.protocol === 'https:' ? https : http
-      let settled = false
-      const finish = (result: WorkerCallResult) => {
-        if (settled) return
-        settled = true
-        clearTimeout(timer)
-        resolve(result)
-      }
-      const request = transport.request(
-        {
-          protocol: url.protocol,
-          hostname: url.hostname,
-          port: url.port,
+  return async call => {
+    const url = new URL(call.url)
+    const stop = new AbortController()
+    let timedOut = false
+    const timer = setTimeout(() => {
+      timedOut = true
+      stop.abort()
+    }, timeoutMs)
+    const onClientGone = () => stop.abort()
+    if (call.signal.aborted) stop.abort()
+    else call.signal.addEventListener('abort', onClientGone, { once: true })
+    const failure = (error: unknown): WorkerCallResult => {
+      if (timedOut) return { kind: 'timed-out', cause: `Worker timed out after ${timeoutMs} ms` }
+      if (call.signal.aborted) return call.stream ? { kind: 'streamed', status: 200, error: 'client went away' } : { kind: 'aborted' }
+      return { kind: 'unreachable', cause: `Worker unreachable: ${errorCode(error)}` }
+    }
+    try {
+      let response
+      try {
+        response = await agent.request({
+          origin: url.origin,
           path: `${url.pathname}${url.search}`,
           method: 'POST',
-          agent: agents[url.protocol as 'http:' | 'https:'],
-          signal: call.signal,
-          headers: { ...call.headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(call.body) },
-        },
-        response => {
-          const status = response.statusCode ?? 0
-          const type = String(response.headers['content-type'] ?? '')
-          // Only a 200 text answer to a stream task is a stream; anything else is an ordinary answer.
-          const streaming = call.stream !== undefined && status === 200 && !type.startsWith('application/json')
-          if (streaming) call.stream!.onHead(status, type || 'text/plain')
-          const chunks: Buffer[] = []
-          let size = 0
-          response.on('data', (chunk: Buffer) => {
-            if (streaming) return call.stream!.onChunk(chunk.toString('utf8'))
-            size += chunk.length
-            if (size > maxResponseBytes) {
-              finish({ kind: 'too-large', cause: `the Worker's answer is larger than ${maxResponseBytes} bytes` })
-              request.destroy()
-              return
-            }
-            chunks.push(chunk)
-          })
-          response.on('end', () =>
-            finish(streaming ? { kind: 'streamed', status } : { kind: 'answered', status, body: Buffer.concat(chunks).toString('utf8') }),
-          )
-          response.on('error', error => finish(streaming ? { kind: 'streamed', status, error: `stream broke off: ${error.message}` } : { kind: 'unreachable', cause: `Worker unreachable: ${error.message}` }))
-          response.on('aborted', () => finish(streaming ? { kind: 'streamed', status, error: 'stream broke off' } : { kind: 'unreachable', cause: 'Worker closed the connection mid-answer' }))
-        },
-      )
-      const timer = setTimeout(() => {
-        finish({ kind: 'timed-out', cause: `Worker timed out after ${timeoutMs} ms` })
-        request.destroy()
-      }, timeoutMs)
-      request.on('error', error => {
-        if (call.signal.aborted) return finish(call.stream ? { kind: 'streamed', status: 200, error: 'client went away' } : { kind: 'aborted' })
-        finish({ kind: 'unreachable', cause: `Worker unreachable: ${(error as NodeJS.ErrnoException).code ?? error.message}` })
-      })
-      request.end(call.body)
-    })
+          signal: stop.signal,
+          headers: { ...call.headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(call.body)) },
+          body: call.body,
+        })
+      } catch (error) {
+        return failure(error)
+      }
+      const status = response.statusCode
+      const type = String(response.headers['content-type'] ?? '')
+      // Only a 200 text answer to a stream task is a stream; anything else is an ordinary answer.
+      if (call.stream !== undefined && status === 200 && !type.startsWith('application/json')) {
+        call.stream.onHead(status, type || 'text/plain')
+        try {
+          for await (const chunk of response.body) call.stream.onChunk((chunk as Buffer).toString('utf8'))
+          return { kind: 'streamed', status }
+        } catch (error) {
+          if (call.signal.aborted) return { kind: 'streamed', status, error: 'client went away' }
+          return { kind: 'streamed', status, error: timedOut ? `Worker timed out after ${timeoutMs} ms` : `stream broke off: ${errorCode(error)}` }
+        }
+      }
+      const chunks: Buffer[] = []
+      let size = 0
+      try {
+        for await (const chunk of response.body) {
+          size += (chunk as Buffer).length
+          if (size > maxResponseBytes) {
+            response.body.destroy()
+            return { kind: 'too-large', cause: `the Worker's answer is larger than ${maxResponseBytes} bytes` }
+          }
+          chunks.push(chunk as Buffer)
+        }
+      } catch (error) {
+        const ended = failure(error)
+        return ended.kind === 'unreachable' ? { kind: 'unreachable', cause: 'Worker closed the connection mid-answer' } : ended
+      }
+      return { kind: 'answered', status, body: chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8') }
+    } finally {
+      clearTimeout(timer)
+      call.signal.removeEventListener('abort', onClientGone)
+    }
+  }
+}
+
+function errorCode(error: unknown): string {
+  // Connection failures carry the system's code (ECONNREFUSED…) on the error or on its cause.
+  const { code, message, cause } = error as { code?: string; message?: string; cause?: { code?: string } }
+  return cause?.code ?? code ?? message ?? String(error)
 }
