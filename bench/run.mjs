@@ -17,6 +17,8 @@ const root = join(here, '..')
 const quick = process.argv.includes('--quick')
 // --profile: CPU profiles of every service (bench/results/profiles), sync at 50 connections only.
 const profile = process.argv.includes('--profile')
+// --sync-only: the sync phases alone (while working on the request path).
+const syncOnly = process.argv.includes('--sync-only')
 const nodeArgs = profile ? ['--cpu-prof', `--cpu-prof-dir=${join(here, 'results', 'profiles')}`] : []
 const LB = 'bench-lb-key-0123456789abcdef'
 const WK = 'bench-worker-key-0123456789'
@@ -73,6 +75,29 @@ function startWorker(port, wsPort) {
   return { ...entry, ready }
 }
 
+/** CPU seconds a process has used so far (user + system), from the kernel (Linux). */
+function cpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return 0
+  }
+}
+
+/** Runs `work`, then says how much CPU each process (and this load generator) spent per task. */
+async function cpuPerTask(work, tasksOf) {
+  const snapshot = () => Object.fromEntries([
+    ...processes.filter(p => p.child.exitCode === null).map(p => [p.name.startsWith('worker:') ? 'workers' : p.name.replace(/-\d+$/, 's'), p.child.pid]),
+  ].reduce((acc, [name, pid]) => { acc.set(name, (acc.get(name) ?? 0) + cpuSeconds(pid)); return acc }, new Map([['load', process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6]])))
+  const before = snapshot()
+  const result = await work()
+  const after = snapshot()
+  const tasks = tasksOf(result)
+  const perTaskUs = Object.fromEntries(Object.keys(after).map(name => [name, Math.round(((after[name] - (before[name] ?? 0)) / Math.max(1, tasks)) * 1e6)]))
+  return { result, perTaskUs }
+}
+
 const percentile = (values, p) => {
   if (values.length === 0) return null
   const sorted = [...values].sort((a, b) => a - b)
@@ -95,6 +120,8 @@ async function load({ urls, connections, seconds, body }) {
   const worst = (key) => Math.max(...runs.map(r => r.latency[key]))
   return { rps: Math.round(total / seconds), p50: worst('p50'), p90: worst('p90'), p99: worst('p99'), errors, total }
 }
+
+const describeCpu = perTask => Object.entries(perTask).filter(([, us]) => us > 0).map(([name, us]) => `${name} ${us}`).join(', ')
 
 async function main() {
   const startedAt = new Date()
@@ -142,14 +169,15 @@ async function main() {
   await load({ urls: [gatewayUrl], connections: 10, seconds: 1, body: task })
 
   for (const connections of profile ? [50] : [1, 10, 50, 200]) {
-    const direct = await load({ urls: workers.map(w => `${w.url}/task`), connections: Math.max(connections, WORKERS), seconds: SYNC_SECONDS, body: { function: 'noop', contract: 1, input: {} } })
-    const slotway = await load({ urls: [gatewayUrl], connections, seconds: SYNC_SECONDS, body: task })
-    const row = { connections, direct, slotway, throughputRatio: +(slotway.rps / direct.rps).toFixed(3), addedP50Ms: slotway.p50 - direct.p50, addedP99Ms: slotway.p99 - direct.p99 }
+    const { result: direct, perTaskUs: directCpu } = await cpuPerTask(() => load({ urls: workers.map(w => `${w.url}/task`), connections: Math.max(connections, WORKERS), seconds: SYNC_SECONDS, body: { function: 'noop', contract: 1, input: {} } }), r => r.total)
+    const { result: slotway, perTaskUs: slotwayCpu } = await cpuPerTask(() => load({ urls: [gatewayUrl], connections, seconds: SYNC_SECONDS, body: task }), r => r.total)
+    const row = { connections, direct, slotway, cpuPerTaskUs: { direct: directCpu, slotway: slotwayCpu }, throughputRatio: +(slotway.rps / direct.rps).toFixed(3), addedP50Ms: slotway.p50 - direct.p50, addedP99Ms: slotway.p99 - direct.p99 }
     results.sync.push(row)
     console.log(`sync ${String(connections).padStart(3)} conn: direct ${direct.rps}/s p50 ${direct.p50} p99 ${direct.p99} | slotway ${slotway.rps}/s p50 ${slotway.p50} p99 ${slotway.p99} errors ${slotway.errors} | ratio ${row.throughputRatio}`)
+    console.log(`  CPU µs per task: direct ${describeCpu(directCpu)} | slotway ${describeCpu(slotwayCpu)}`)
   }
 
-  if (profile) return true
+  if (profile || syncOnly) return true
   // Backlog drain: queue everything with no dispatcher running, then let 1 (then 2) drain it.
   for (const count of [1, 2]) {
     await Promise.all(dispatchers.map(stop))
