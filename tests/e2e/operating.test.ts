@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http'
 import { randomUUID } from 'node:crypto'
+import { gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { workerIdForUrl } from '@slotway/shared'
 import { Cluster, submitTask } from './harness/cluster.js'
@@ -133,10 +134,25 @@ describe(`operating Slotway (against the ${kind} Worker)`, () => {
     expect(polluted.json()).toEqual({ success: true, result: { message: 'Hello World!' } })
     // And nothing leaked into later requests.
     expect((await post('{"function":"hello","contract":1}')).json()).toEqual({ success: true, result: { message: 'Hello World!' } })
+    // Read as express.json reads a body: strict JSON, an empty body is {}, compressed bodies are inflated.
+    expect((await post('"hello"')).json()).toMatchObject({ code: 'MALFORMED_JSON' })
+    expect((await post('')).json()).toMatchObject({ code: 'INVALID_TASK' })
+    expect((await post('{"function":"hello","contract":1}', 'application/json; charset=latin1')).status).toBe(415)
+    const compressed = await request(`${gateway}/task`, withKey(LB_KEY, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip', 'x-wr-auth': worker.authKey },
+      body: gzipSync('{"function":"hello","contract":1,"input":{"name":"Zip"}}'),
+    }))
+    expect(compressed.json()).toEqual({ success: true, result: { message: 'Hello Zip!' } })
   })
 
   it('sets helmet security headers on every answer, and no CORS unless configured', async () => {
-    for (const response of [await request(`${gateway}/health`), await request(`${gateway}/nope`), await request(`${gateway}/logs`, withKey(LB_KEY))]) {
+    // POST /task is answered on its own fast path, outside express: it must carry the same headers.
+    const task = await request(`${gateway}/task`, withKey(LB_KEY, { method: 'POST', headers: { 'content-type': 'application/json', 'x-wr-auth': worker.authKey }, body: '{"function":"hello","contract":1}' }))
+    expect(task.status).toBe(200)
+    const refused = await request(`${gateway}/task`, withKey(LB_KEY, { method: 'POST', headers: { 'content-type': 'application/json', 'x-wr-auth': worker.authKey }, body: '{"function":' }))
+    expect(refused.status).toBe(400)
+    for (const response of [task, refused, await request(`${gateway}/health`), await request(`${gateway}/nope`), await request(`${gateway}/logs`, withKey(LB_KEY))]) {
       expect(response.headers.get('x-content-type-options')).toBe('nosniff')
       expect(response.headers.get('content-security-policy')).toBeTruthy()
       expect(response.headers.get('access-control-allow-origin')).toBeNull()

@@ -21,6 +21,14 @@ export class AuthLimiter {
     return 0
   }
 
+  /** Whether any address is being refused right now (expired blocks are dropped on the way). */
+  anyBlocked(): boolean {
+    if (this.blocked.size === 0) return false
+    const now = Date.now()
+    for (const [address, until] of this.blocked) if (until <= now) this.blocked.delete(address)
+    return this.blocked.size > 0
+  }
+
   /** Records a failure; returns the seconds to wait when the address is now over the limit. */
   async fail(address: string): Promise<number> {
     const key = this.keys.authFailures(address)

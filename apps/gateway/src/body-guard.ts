@@ -5,18 +5,26 @@ import { HttpError } from './http-errors.js'
 export const MAX_BODY_DEPTH = 32
 
 /**
- * Walks the parsed body without recursion (so no input can overflow the stack), refuses deep
+ * Walks a parsed body without recursion (so no input can overflow the stack), refuses deep
  * nesting, and drops `__proto__` keys (JSON.parse makes them own properties; copied onto another
  * object later they would set its prototype).
  */
-export const limitDepth: RequestHandler = (req, _res, next) => {
-  const stack: [unknown, number][] = [[req.body, 1]]
+export function guardBody(body: unknown): void {
+  const stack: [unknown, number][] = [[body, 1]]
   while (stack.length > 0) {
     const [value, depth] = stack.pop()!
     if (value === null || typeof value !== 'object') continue
-    if (depth > MAX_BODY_DEPTH) return next(new HttpError(400, 'BODY_TOO_DEEP', `the JSON body is nested deeper than ${MAX_BODY_DEPTH} levels`))
+    if (depth > MAX_BODY_DEPTH) throw new HttpError(400, 'BODY_TOO_DEEP', `the JSON body is nested deeper than ${MAX_BODY_DEPTH} levels`)
     if (Object.hasOwn(value, '__proto__')) delete (value as Record<string, unknown>)['__proto__']
     for (const child of Object.values(value)) if (child !== null && typeof child === 'object') stack.push([child, depth + 1])
   }
-  next()
+}
+
+export const limitDepth: RequestHandler = (req, _res, next) => {
+  try {
+    guardBody(req.body)
+    next()
+  } catch (error) {
+    next(error)
+  }
 }

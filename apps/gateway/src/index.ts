@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { once } from 'node:events'
+import { createServer as createHttpServer } from 'node:http'
 import {
   GatewayEnv,
   RedisLogSink,
@@ -54,7 +55,7 @@ const direct = new DirectRun({
   leaseMs: config.SLOT_LEASE,
   logger,
 })
-const app = createServer({
+const handler = createServer({
   direct,
   config,
   keys,
@@ -70,7 +71,7 @@ const app = createServer({
   limiter: new AuthLimiter(redis, keys, config.AUTH_FAILURE_LIMIT, config.AUTH_FAILURE_WINDOW),
   logger,
 })
-const server = app.listen(config.PORT, config.HOST)
+const server = createHttpServer(handler).listen(config.PORT, config.HOST)
 await once(server, 'listening')
 server.keepAliveTimeout = 65_000
 // While stopping, a keep-alive connection is closed as soon as its last answer is out.

@@ -1,10 +1,11 @@
-import type { Request, RequestHandler } from 'express'
+import type { IncomingMessage } from 'node:http'
+import type { RequestHandler } from 'express'
 import { keyMatcher, stripBearer } from '@slotway/shared'
 import type { AuthLimiter } from './auth-limiter.js'
 import { HttpError } from './http-errors.js'
 
 /** The key a request presents: `Authorization: <key>`, `Bearer <key>`, or Basic with the key as password (browsers). */
-export function presentedKey(req: Request): string | undefined {
+export function presentedKey(req: IncomingMessage): string | undefined {
   const header = req.headers.authorization
   if (!header) return undefined
   const basic = /^basic\s+(.+)$/i.exec(header.trim())

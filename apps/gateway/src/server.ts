@@ -1,7 +1,8 @@
-import express, { type Express } from 'express'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import express from 'express'
 import helmet from 'helmet'
 import cors from 'cors'
-import type { Logger, TaskMetrics, WorkerDirectory } from '@slotway/shared'
+import { keyMatcher, type Logger, type TaskMetrics, type WorkerDirectory } from '@slotway/shared'
 import type { AuthLimiter } from './auth-limiter.js'
 import { limitDepth } from './body-guard.js'
 import { bullBoard } from './bull-board.js'
@@ -12,7 +13,8 @@ import { requireKey } from './require-key.js'
 import { healthRoutes } from './routes/health.js'
 import { logRoutes } from './routes/logs.js'
 import { taskByIdRoutes } from './routes/task-by-id.js'
-import { taskRoutes, type TaskRouteDeps } from './routes/task.js'
+import { createTaskSubmitter, taskRoutes, type TaskRouteDeps } from './routes/task.js'
+import { headersOf, taskEndpoint } from './task-endpoint.js'
 import { workerRoutes } from './routes/workers.js'
 
 export interface GatewayDeps extends TaskRouteDeps {
@@ -21,7 +23,8 @@ export interface GatewayDeps extends TaskRouteDeps {
   logger: Logger
 }
 
-export function createServer(deps: GatewayDeps): Express {
+/** The gateway's request handler: POST /task on its own fast path, every other route through express. */
+export function createServer(deps: GatewayDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const { config, redis, keys, directory, limiter } = deps
   const app = express()
   app.disable('x-powered-by')
@@ -33,7 +36,8 @@ export function createServer(deps: GatewayDeps): Express {
   const strict = helmet()
   const relaxed = helmet({ contentSecurityPolicy: false })
   app.use((req, res, next) => (req.path.startsWith('/bull') ? relaxed : strict)(req, res, next))
-  if (config.CORS_ORIGINS) app.use(cors({ origin: config.CORS_ORIGINS.split(',').map(origin => origin.trim()) }))
+  const corsPolicy = config.CORS_ORIGINS ? cors({ origin: config.CORS_ORIGINS.split(',').map(origin => origin.trim()) }) : undefined
+  if (corsPolicy) app.use(corsPolicy)
 
   const lbKey = requireKey({ keys: [config.LB_AUTH_KEY], limiter })
   app.use(healthRoutes({ redis, keys, directory, lbAuthKey: config.LB_AUTH_KEY }))
@@ -50,13 +54,18 @@ export function createServer(deps: GatewayDeps): Express {
   app.use(lbKey)
   app.use(express.json({ limit: config.REQUEST_BODY_LIMIT, type: 'application/json' }))
   app.use(limitDepth)
-  app.use(taskRoutes(deps))
+  const submit = createTaskSubmitter(deps)
+  app.use(taskRoutes(submit))
   app.use(taskByIdRoutes(deps.store))
   app.use(workerRoutes({ redis, keys, directory, lbAuthKey: config.LB_AUTH_KEY }))
   app.use(logRoutes(redis, keys, config.MAX_LOGS))
   app.use(notFound)
-  app.use(errorHandler((message, meta) => deps.logger.error(message, meta)))
-  return app
+  const log = (message: string, meta: object) => deps.logger.error(message, meta)
+  app.use(errorHandler(log))
+  return taskEndpoint(
+    { submit, isLbKey: keyMatcher(config.LB_AUTH_KEY), limiter, bodyLimit: config.REQUEST_BODY_LIMIT, headers: headersOf(strict), ...(corsPolicy ? { cors: corsPolicy } : {}), log },
+    app,
+  )
 }
 
 export type { TaskMetrics }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import { Router, type Request, type Response } from 'express'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { Router } from 'express'
 import type { Redis } from 'ioredis'
 import {
   TaskRequest,
@@ -13,7 +14,7 @@ import {
   type TaskMetrics,
 } from '@slotway/shared'
 import { ParamError, validateParams } from '@slotway/worker-sdk'
-import { HttpError } from '../http-errors.js'
+import { HttpError, sendJson, sendJsonText } from '../http-errors.js'
 import { REDIS_ANSWER_TIMEOUT_MS, withTimeout } from '../with-timeout.js'
 import type { DirectRun } from '../direct-run.js'
 import type { IdempotencyKeys } from '../idempotency.js'
@@ -36,13 +37,13 @@ export interface TaskRouteDeps {
   direct: DirectRun
 }
 
-function workerKey(req: Request): string {
+function workerKey(req: IncomingMessage): string {
   const key = stripBearer(req.headers['x-wr-auth'] as string | undefined)
   if (!key) throw new HttpError(401, 'WORKER_KEY_MISSING', "the x-wr-auth header must carry the Worker's AUTH_KEY")
   return key
 }
 
-function idempotencyKey(req: Request): string | undefined {
+function idempotencyKey(req: IncomingMessage): string | undefined {
   const key = req.headers['idempotency-key']
   if (key === undefined) return undefined
   if (typeof key !== 'string' || key.length === 0 || key.length > 255) {
@@ -51,16 +52,31 @@ function idempotencyKey(req: Request): string | undefined {
   return key
 }
 
-/** POST /task: validate, queue in the task's pool, and answer as the task's mode asks. */
-export function taskRoutes(deps: TaskRouteDeps): Router {
-  const { config, queues, waiter, secretBox, redis, store, catalog, idempotency, keys, metrics, direct } = deps
-  const router = Router()
+/** Handles one POST /task whose body is parsed; throws an HttpError for a request it refuses. */
+export type TaskSubmitter = (req: IncomingMessage, res: ServerResponse, body: unknown) => Promise<void>
 
-  router.post('/task', async (req, res) => {
+/** Whether a request says its body is JSON (`application/json`, any parameters). */
+export function isJsonRequest(req: IncomingMessage): boolean {
+  const type = req.headers['content-type']
+  return type !== undefined && /^application\/json\s*(;|$)/i.test(type)
+}
+
+/** The express route, for requests the plain endpoint leaves to express (see task-endpoint.ts). */
+export function taskRoutes(submit: TaskSubmitter): Router {
+  const router = Router()
+  router.post('/task', (req, res) => submit(req, res, req.body))
+  return router
+}
+
+/** POST /task: validate, queue in the task's pool (or run at once), and answer as the task's mode asks. */
+export function createTaskSubmitter(deps: TaskRouteDeps): TaskSubmitter {
+  const { config, queues, waiter, secretBox, redis, store, catalog, idempotency, keys, metrics, direct } = deps
+
+  return async (req, res, body) => {
     const receivedAt = Date.now()
-    if (!req.is('application/json')) throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the task as JSON (Content-Type: application/json)')
+    if (!isJsonRequest(req)) throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the task as JSON (Content-Type: application/json)')
     const auth = workerKey(req)
-    const parsed = TaskRequest.safeParse(req.body)
+    const parsed = TaskRequest.safeParse(body)
     if (!parsed.success) {
       const described = describeIssues(parsed.error)
       throw new HttpError(400, 'INVALID_TASK', described.error, { issues: described.issues })
@@ -94,17 +110,17 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
       res.off('close', onClose)
       if (ran?.kind === 'answered') {
         metrics.count('submitted', pool)
-        if (!res.destroyed) res.status(ran.outcome.status).type('application/json').send(ran.outcome.body)
+        if (!res.destroyed) sendJsonText(res, ran.outcome.status, ran.outcome.body)
         return
       }
       if (ran?.kind === 'retry') {
         metrics.count('submitted', pool)
         if (Date.now() - receivedAt >= config.TASK_TIMEOUT) {
-          res.status(504).json({ error: `timed out after ${config.TASK_TIMEOUT} ms`, code: 'TASK_TIMEOUT', cause: ran.cause, cancelled: false })
+          sendJson(res, 504, { error: `timed out after ${config.TASK_TIMEOUT} ms`, code: 'TASK_TIMEOUT', cause: ran.cause, cancelled: false })
           return
         }
         if (config.TASK_ATTEMPTS <= 1) {
-          res.status(ran.status).json({ success: false, error: `all attempts failed: ${ran.cause}`, code: 'ALL_ATTEMPTS_FAILED', attempts: 1 })
+          sendJson(res, ran.status, { success: false, error: `all attempts failed: ${ran.cause}`, code: 'ALL_ATTEMPTS_FAILED', attempts: 1 })
           return
         }
         retryOf = { workerId: ran.workerId }
@@ -159,7 +175,7 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
     wait?.queued()
     if (!retryOf) metrics.count('submitted', pool)
     if (!wait) {
-      res.status(202).json(task.mode === 'webhook' ? { success: true, taskId, status: 'queued' } : { taskId, status: 'queued' })
+      sendJson(res, 202, task.mode === 'webhook' ? { success: true, taskId, status: 'queued' } : { taskId, status: 'queued' })
       return
     }
     // The body stays the Worker's own; the id travels in a header, for GET /task/:id.
@@ -174,12 +190,12 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
       if (task.mode === 'stream') void redis.publish(keys.cancels, taskId).catch(() => undefined)
     })
     await answer(res, taskId, await wait.result)
-  })
+  }
 
   /** A retry of a submission already made: the same task, never a second run. */
-  async function answerDuplicate(res: Response, taskId: string, pool: string, mode: TaskRequest['mode']): Promise<void> {
+  async function answerDuplicate(res: ServerResponse, taskId: string, pool: string, mode: TaskRequest['mode']): Promise<void> {
     if (mode === 'async' || mode === 'webhook') {
-      res.status(202).json({ ...(mode === 'webhook' ? { success: true } : {}), taskId, status: 'queued', duplicate: true })
+      sendJson(res, 202, { ...(mode === 'webhook' ? { success: true } : {}), taskId, status: 'queued', duplicate: true })
       return
     }
     if (mode === 'stream') throw new HttpError(409, 'DUPLICATE_STREAM', 'this Idempotency-Key was already used; a stream cannot be replayed', { taskId })
@@ -188,13 +204,13 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
     await answer(res, taskId, await wait.result)
   }
 
-  async function answer(res: Response, taskId: string, result: WaitResult): Promise<void> {
+  async function answer(res: ServerResponse, taskId: string, result: WaitResult): Promise<void> {
     if (res.destroyed) return
     switch (result.kind) {
       case 'outcome':
         if (res.headersSent) return void res.end()
         // The Worker's JSON, byte for byte.
-        res.status(result.outcome.status).type('application/json').send(result.outcome.body)
+        sendJsonText(res, result.outcome.status, result.outcome.body)
         return
       case 'streamed':
         // Headers are out already; a broken stream can only be cut short.
@@ -206,31 +222,30 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
         // One that started is stopped too: its client has gone, so no Worker should go on with it, nor retry it.
         if (!cancelled) void redis.publish(keys.cancels, taskId).catch(() => undefined)
         if (res.headersSent) return void res.destroy()
-        res.status(504).json({ error: `timed out after ${config.TASK_TIMEOUT} ms`, code: 'TASK_TIMEOUT', taskId, cancelled })
+        sendJson(res, 504, { error: `timed out after ${config.TASK_TIMEOUT} ms`, code: 'TASK_TIMEOUT', taskId, cancelled })
         return
       }
       case 'shutdown':
         if (res.headersSent) return void res.destroy()
-        res.status(503).json({ error: 'the gateway is shutting down; the task goes on: read it with GET /task/:id', code: 'SHUTTING_DOWN', taskId })
+        sendJson(res, 503, { error: 'the gateway is shutting down; the task goes on: read it with GET /task/:id', code: 'SHUTTING_DOWN', taskId })
         return
       case 'vanished':
         if (res.headersSent) return void res.destroy()
-        res.status(410).json({ error: 'the task was cancelled, or lost from Redis, before it finished', code: 'TASK_VANISHED', taskId })
+        sendJson(res, 410, { error: 'the task was cancelled, or lost from Redis, before it finished', code: 'TASK_VANISHED', taskId })
         return
       case 'cancelled':
         return
     }
   }
 
-  return router
 }
 
 /** Writes stream frames to the client as they arrive. */
-function streamTo(res: Response): (frame: StreamFrame) => void {
+function streamTo(res: ServerResponse): (frame: StreamFrame) => void {
   return frame => {
     if (res.destroyed) return
     if (frame.kind === 'stream-head') {
-      res.status(frame.status)
+      res.statusCode = frame.status
       res.setHeader('content-type', frame.contentType)
       res.flushHeaders()
     } else {
