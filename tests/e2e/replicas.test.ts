@@ -39,6 +39,44 @@ describe.each(workerKinds())('slots with many replicas, against the %s Worker', 
   })
 })
 
+describe.each(workerKinds())('slots a gateway holds for its direct path, against the %s Worker', kind => {
+  let cluster: Cluster
+  let worker: TestWorker
+
+  beforeAll(async () => {
+    worker = await TestWorker.start({ kind, lbAuthKey: LB_KEY, slots: 1 })
+    cluster = await Cluster.start({ lbAuthKey: LB_KEY, workerUrls: [worker.url], gateways: 2 })
+    await cluster.waitForWorkers([worker.url])
+  })
+  afterAll(async () => {
+    await cluster?.stop()
+    await worker?.stop()
+  })
+
+  it('hands the slot it holds to a task that queued at another gateway, at once', async () => {
+    const [first, second] = cluster.gateways.map(g => g.url)
+    const hello = (gateway: string, name: string) => submitTask(gateway, { function: 'hello', contract: 1, input: { name } }, { lb: LB_KEY, worker: worker.authKey })
+    // A steady stream of sync tasks through the first gateway, which keeps the Worker's only slot between them.
+    expect((await hello(first!, 'warm')).status).toBe(200)
+    let queuedAnswered = false
+    let streamedMeanwhile = 0
+    const stream = (async () => {
+      for (let i = 0; !queuedAnswered && i < 5000; i++) {
+        expect((await hello(first!, `s${i}`)).status).toBe(200)
+        streamedMeanwhile++
+      }
+    })()
+    const started = streamedMeanwhile
+    // The second gateway finds no free slot, so its task queues; the dispatcher, starved, asks for the slot back.
+    const queued = await hello(second!, 'queued')
+    queuedAnswered = true
+    await stream
+    expect(queued.json()).toEqual({ success: true, result: { message: 'Hello queued!' } })
+    // Held until it lapsed, the slot would have served hundreds of the stream's tasks first (a second's worth).
+    expect(streamedMeanwhile - started).toBeLessThan(20)
+  })
+})
+
 describe.each(workerKinds())('Workers that must get no task, against the %s Worker', kind => {
   let cluster: Cluster
   let worker: TestWorker

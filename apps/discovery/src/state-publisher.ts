@@ -7,6 +7,12 @@ function identity(state: WorkerState): string {
 }
 
 const SLOT_FLUSH_MS = 1000
+/**
+ * Slot counts reach the capacity hash at most this often per discovery. The ledger counts our own
+ * tasks exactly; the hash only adds what other clients do on a Worker, so a few ms of lag costs
+ * nothing, while writing on every change cost a Redis round trip per task.
+ */
+const SLOT_WRITE_MS = 5
 
 /**
  * Writes Worker states to Redis. A status change is written and announced at once (and logged
@@ -20,7 +26,7 @@ export class StatePublisher {
   /** The last state published per Worker, routable or not (for the slot-count fast path). */
   private readonly current = new Map<string, WorkerState>()
   private readonly pendingSlots = new Map<string, SlotCounts>()
-  private slotFlush: NodeJS.Immediate | undefined
+  private slotFlush: NodeJS.Timeout | undefined
 
   constructor(private readonly redis: Redis, private readonly keys: RedisKeys, private readonly logger: Logger) {}
 
@@ -30,7 +36,7 @@ export class StatePublisher {
    */
   updateSlots(workerId: string, slots: SlotCounts): void {
     this.pendingSlots.set(workerId, slots)
-    this.slotFlush ??= setImmediate(() => this.flushSlots())
+    this.slotFlush ??= setTimeout(() => this.flushSlots(), SLOT_WRITE_MS)
   }
 
   private flushSlots(): void {
@@ -126,6 +132,10 @@ export class StatePublisher {
   }
 
   stop(): void {
+    if (this.slotFlush) {
+      clearTimeout(this.slotFlush)
+      this.flushSlots()
+    }
     clearTimeout(this.flushTimer)
     this.flush()
   }

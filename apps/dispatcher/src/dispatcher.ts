@@ -96,6 +96,7 @@ export class Dispatcher {
       if (this.runners.has(pool) || !isPoolId(pool)) continue
       const runner = new PoolRunner(pool, {
         connection: this.deps.redis,
+        keys: this.deps.keys,
         bullPrefix: this.deps.keys.bullPrefix,
         ledger: this.ledger,
         directory: this.deps.directory,

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import { UnrecoverableError, Worker as QueueWorker, type Job } from 'bullmq'
 import type { Redis } from 'ioredis'
-import { encodeFailure, type Logger, type Reservation, type SlotLedger, type TaskJobData, type WorkerDirectory } from '@slotway/shared'
+import { encodeFailure, type Logger, type RedisKeys, type Reservation, type SlotLedger, type TaskJobData, type WorkerDirectory } from '@slotway/shared'
 import type { CapacitySignal } from './capacity-signal.js'
 import type { TaskRunner } from './task-runner.js'
 
 export interface PoolRunnerDeps {
   connection: Redis
+  keys: RedisKeys
   bullPrefix: string
   ledger: SlotLedger
   directory: WorkerDirectory
@@ -19,6 +20,8 @@ export interface PoolRunnerDeps {
 
 /** Most slots one fetch round reserves, and tasks it takes, at once. */
 const MAX_BATCH = 32
+/** How often a starved pool asks gateways for their idle slots, at most. */
+const SLOTS_WANTED_EVERY_MS = 20
 
 interface ActiveTask {
   job: Job<TaskJobData>
@@ -37,6 +40,7 @@ export class PoolRunner {
   private readonly active = new Map<string, ActiveTask>()
   private stopping = false
   private loop: Promise<void> | undefined
+  private askedForSlotsAt = 0
 
   constructor(readonly pool: string, private readonly deps: PoolRunnerDeps) {
     this.queueWorker = new QueueWorker<TaskJobData>(pool, null, {
@@ -66,7 +70,9 @@ export class PoolRunner {
       const candidates = directory.readyInPool(this.pool).map(worker => worker.id)
       let reservations: Reservation[] = []
       try {
-        reservations = await ledger.reserve(this.pool, candidates, '', batch)
+        const reserved = await ledger.reserveForQueue(this.pool, candidates, batch, [this.queueWorker.toKey('wait'), this.queueWorker.toKey('prioritized')])
+        reservations = reserved.reservations
+        if (reserved.starved) this.askForSlots()
       } catch (error) {
         logger.warn('slot reservation failed', { pool: this.pool, error: String(error) })
       }
@@ -90,6 +96,14 @@ export class PoolRunner {
       if (fetched.some(f => f === null)) await new Promise(resolve => setTimeout(resolve, 500))
       batch = taken === reservations.length ? Math.min(MAX_BATCH, batch * 2) : Math.max(1, taken)
     }
+  }
+
+  /** Tasks wait and every slot is taken: some may be idle in a gateway's hands (see the gateway's DirectSlots). */
+  private askForSlots(): void {
+    const now = Date.now()
+    if (now - this.askedForSlotsAt < SLOTS_WANTED_EVERY_MS) return
+    this.askedForSlotsAt = now
+    void this.deps.connection.publish(this.deps.keys.slotsWanted, this.pool).catch(() => undefined)
   }
 
   /** One task from the queue, or undefined when there is none (null when the queue could not be read). */

@@ -9,8 +9,7 @@ import {
   type WorkerClient,
   type WorkerDirectory,
 } from '@slotway/shared'
-import type { TaskQueues } from './task-queues.js'
-import { withTimeout } from './with-timeout.js'
+import type { DirectSlots } from './direct-slots.js'
 
 export type DirectResult =
   /** The Worker's answer, final: a result or the Worker's own refusal. */
@@ -20,10 +19,11 @@ export type DirectResult =
 
 /**
  * The fast path of a sync task. When nothing waits in the task's pool and one of its Workers has a
- * free slot, the gateway reserves that slot — in the same ledger, by the same Lua script as the
- * dispatchers, so no Worker is ever oversubscribed — and calls the Worker itself. That saves the
- * queue's round trips and a process hop. A busy pool, a retry, or an Idempotency-Key go through
- * the queue, which is also what keeps priority order: nothing skips a task that is waiting.
+ * free slot, the gateway takes that slot — reserved in the same ledger as the dispatchers', so no
+ * Worker is ever oversubscribed, and usually already held from the task before (see DirectSlots) —
+ * and calls the Worker itself. That saves the queue's round trips and a process hop. A busy pool,
+ * a retry, or an Idempotency-Key go through the queue, which is also what keeps priority order:
+ * nothing skips a task that is waiting.
  */
 export class DirectRun {
   private readonly renewal: NodeJS.Timeout
@@ -31,8 +31,8 @@ export class DirectRun {
   constructor(
     private readonly deps: {
       ledger: SlotLedger
+      slots: DirectSlots
       directory: WorkerDirectory
-      queues: TaskQueues
       callWorker: WorkerClient
       lbAuthKey: string
       metrics: TaskMetrics
@@ -48,20 +48,9 @@ export class DirectRun {
   /** Runs the task at once, or returns undefined when it has to queue. */
   /** `waitMs` bounds the wait for Redis; `lastAttempt` says a failure here is final (counted as failed, not retried). */
   async run(task: TaskRequest, pool: string, workerAuth: string, priority: number, signal: AbortSignal, waitMs: number, lastAttempt: boolean): Promise<DirectResult | undefined> {
-    const { ledger, directory, queues, metrics } = this.deps
-    const candidates = directory.readyInPool(pool).map(worker => worker.id)
-    if (candidates.length === 0) return undefined
-    const queue = queues.get(pool)
-    // Bounded: a Redis that does not answer must not hold the request; a reservation that lands after we
-    // gave up is given back at once.
-    const reserving = ledger.reserve(pool, candidates, '', 1, [queue.toKey('wait'), queue.toKey('prioritized')])
-    let reservation
-    try {
-      ;[reservation] = await withTimeout(reserving, waitMs)
-    } catch (error) {
-      void reserving.then(late => Promise.all(late.map(r => ledger.release(r)))).catch(() => undefined)
-      throw error
-    }
+    const { slots, directory, metrics } = this.deps
+    // Bounded: a Redis that does not answer must not hold the request.
+    const reservation = await slots.take(pool, waitMs)
     if (!reservation) return undefined
     const worker = directory.get(reservation.workerId)
     const startedAt = Date.now()
@@ -74,7 +63,7 @@ export class DirectRun {
           })
         : ({ kind: 'unreachable', cause: 'Worker left the registry' } as const)
     } finally {
-      void ledger.release(reservation).catch(error => this.deps.logger.warn('slot release failed', { error: String(error) }))
+      slots.give(reservation)
     }
     const verdict = judgeWorkerAnswer(answer)
     metrics.observe('queue_wait', pool, 0)
@@ -87,7 +76,13 @@ export class DirectRun {
     return { kind: 'answered', outcome: { ...verdict.outcome, workerId: reservation.workerId } }
   }
 
+  /** The task is going to the pool's queue: the direct path steps aside until it is empty. */
+  queued(pool: string): void {
+    this.deps.slots.queued(pool)
+  }
+
   stop(): void {
     clearInterval(this.renewal)
+    this.deps.slots.stop()
   }
 }

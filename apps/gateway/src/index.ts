@@ -18,6 +18,7 @@ import {
 } from '@slotway/shared'
 import { AuthLimiter } from './auth-limiter.js'
 import { DirectRun } from './direct-run.js'
+import { DirectSlots } from './direct-slots.js'
 import { IdempotencyKeys } from './idempotency.js'
 import { PoolCatalog } from './pool-catalog.js'
 import { ResultWaiter } from './result-waiter.js'
@@ -45,10 +46,13 @@ const store = new TaskStore(redis, keys, queues, directory, config.RESULT_TTL)
 await Promise.all([waiter.start(), directory.start()])
 
 const metrics = new TaskMetrics(redis, keys)
+const ledger = new SlotLedger(redis, keys, gatewayId, config.SLOT_LEASE)
+const slots = new DirectSlots({ ledger, directory, queues, redis, subscriber, keys, logger })
+await slots.start()
 const direct = new DirectRun({
-  ledger: new SlotLedger(redis, keys, gatewayId, config.SLOT_LEASE),
+  ledger,
+  slots,
   directory,
-  queues,
   callWorker: createWorkerClient({ timeoutMs: config.TASK_TIMEOUT, maxResponseBytes: config.MAX_RESULT_SIZE }),
   lbAuthKey: config.LB_AUTH_KEY,
   metrics,

@@ -3,23 +3,25 @@
 --
 -- KEYS[1]      the pool's capacity hash: workerId -> "limit busy" (busy = the Worker's own used + queued)
 -- KEYS[2..n+1] the slot ledger (sorted set: reservationId -> lease expiry) of each candidate Worker
--- KEYS[n+2..]  only with ARGV[6] = '1': the pool queue's wait list and prioritized set, which must be
---              empty (a task that skips the queue may do so only when nothing waits in it)
+-- KEYS[n+2..]  only with ARGV[6] = '1' or '2': the pool queue's wait list and prioritized set
 -- ARGV[1]      now (ms)
 -- ARGV[2]      lease expiry of the new reservations (ms)
 -- ARGV[3]      reservation id prefix; the i-th reservation is "<prefix>:<i>"
 -- ARGV[4]      a Worker to use only if no other has room ('' for none)
 -- ARGV[5]      how many slots are wanted
--- ARGV[6]      '1' to reserve only while the pool's queue is empty, else '0'
+-- ARGV[6]      '0': just reserve
+--              '1': reserve only while the pool's queue is empty (a task that skips the queue may do so
+--                   only when nothing waits in it)
+--              '2': reserve, and when nothing could be reserved while tasks wait, say so with {''}
 -- ARGV[7..]    the candidate Worker ids, in the order of KEYS[2..]
 -- Returns the chosen Worker id of each reservation made (possibly none).
 
 local candidates = #ARGV - 6
-if ARGV[6] == '1' then
-  local waiting = redis.call('LLEN', KEYS[candidates + 2]) + redis.call('ZCARD', KEYS[candidates + 3])
-  if waiting > 0 then
-    return {}
-  end
+local function tasksWaiting()
+  return redis.call('LLEN', KEYS[candidates + 2]) + redis.call('ZCARD', KEYS[candidates + 3]) > 0
+end
+if ARGV[6] == '1' and tasksWaiting() then
+  return {}
 end
 
 local free, keyOf = {}, {}
@@ -61,5 +63,8 @@ for n = 1, tonumber(ARGV[5]) do
   end
   free[best] = free[best] - 1
   chosen[#chosen + 1] = best
+end
+if #chosen == 0 and ARGV[6] == '2' and tasksWaiting() then
+  return {''}
 end
 return chosen

@@ -35,6 +35,8 @@ export function redisKeys(prefix: string) {
     slots: (pool: string, workerId: string) => `${prefix}:{${pool}}:slots:${workerId}`,
     /** Channel: capacity may have appeared in a pool (message: poolId). */
     capacityChanged: `${prefix}:capacity:changed`,
+    /** Channel: tasks wait in a pool whose slots are all taken (message: poolId); gateways give back the idle slots they hold. */
+    slotsWanted: `${prefix}:slots:wanted`,
     /** Channel per gateway replica: the results of the sync tasks it waits for. */
     replies: (gatewayId: string) => `${prefix}:replies:${gatewayId}`,
     /** String: the discovery replica that owns polling (value: its id, with an expiry). */

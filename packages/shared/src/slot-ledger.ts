@@ -4,6 +4,9 @@ import type { RedisKeys } from './keys.js'
 
 const script = (name: string) => readFileSync(new URL(`../lua/${name}.lua`, import.meta.url), 'utf8')
 
+/** The keys of a pool queue's waiting tasks: its wait list and its prioritized set. */
+export type QueueKeys = [waitList: string, prioritized: string]
+
 /** A slot held on one Worker; it must be released exactly once. */
 export interface Reservation {
   id: string
@@ -46,12 +49,25 @@ export class SlotLedger {
    * `avoidWorkerId` first) in one round trip; returns those it got. With `onlyIfIdle` (the keys of
    * the pool queue's wait list and prioritized set), nothing is reserved while a task waits there.
    */
-  async reserve(pool: string, workerIds: string[], avoidWorkerId = '', count = 1, onlyIfIdle?: [waitList: string, prioritized: string]): Promise<Reservation[]> {
-    if (workerIds.length === 0) return []
+  async reserve(pool: string, workerIds: string[], avoidWorkerId = '', count = 1, onlyIfIdle?: QueueKeys): Promise<Reservation[]> {
+    return (await this.#reserve(pool, workerIds, avoidWorkerId, count, onlyIfIdle ? { keys: onlyIfIdle, mode: '1' } : undefined)).reservations
+  }
+
+  /**
+   * For a dispatcher about to take tasks from the pool's queue: like `reserve`, and also says when
+   * it got nothing while tasks wait there (the pool is starved: whoever holds idle slots should
+   * give them back).
+   */
+  async reserveForQueue(pool: string, workerIds: string[], count: number, queue: QueueKeys): Promise<{ reservations: Reservation[]; starved: boolean }> {
+    return this.#reserve(pool, workerIds, '', count, { keys: queue, mode: '2' })
+  }
+
+  async #reserve(pool: string, workerIds: string[], avoidWorkerId: string, count: number, queue?: { keys: QueueKeys; mode: '1' | '2' }): Promise<{ reservations: Reservation[]; starved: boolean }> {
+    if (workerIds.length === 0) return { reservations: [], starved: false }
     const prefix = `${this.ownerId}:${++this.sequence}`
     const now = this.now()
     const ledgers = workerIds.map(workerId => this.keys.slots(pool, workerId))
-    const guards = onlyIfIdle ?? []
+    const guards = queue?.keys ?? []
     const chosen = await this.redis.reserveSlot(
       1 + workerIds.length + guards.length,
       this.keys.capacity(pool),
@@ -62,14 +78,16 @@ export class SlotLedger {
       prefix,
       avoidWorkerId,
       count,
-      onlyIfIdle ? '1' : '0',
+      queue?.mode ?? '0',
       ...workerIds,
     )
-    return chosen.map((workerId, index) => {
+    if (chosen.length === 1 && chosen[0] === '') return { reservations: [], starved: true }
+    const reservations = chosen.map((workerId, index) => {
       const reservation = { id: `${prefix}:${index + 1}`, pool, workerId }
       this.held.set(reservation.id, reservation)
       return reservation
     })
+    return { reservations, starved: false }
   }
 
   /** One slot, or undefined. */

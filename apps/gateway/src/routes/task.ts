@@ -173,6 +173,7 @@ export function createTaskSubmitter(deps: TaskRouteDeps): TaskSubmitter {
       throw new HttpError(503, 'QUEUE_UNAVAILABLE', `could not queue the task: ${(error as Error).message}`)
     }
     wait?.queued()
+    direct.queued(pool)
     if (!retryOf) metrics.count('submitted', pool)
     if (!wait) {
       sendJson(res, 202, task.mode === 'webhook' ? { success: true, taskId, status: 'queued' } : { taskId, status: 'queued' })
