@@ -3,7 +3,7 @@ import { UnrecoverableError, Worker as QueueWorker, type Job } from 'bullmq'
 import type { Redis } from 'ioredis'
 import { encodeFailure, type Logger, type RedisKeys, type Reservation, type SlotLedger, type TaskJobData, type WorkerDirectory } from '@slotway/shared'
 import type { CapacitySignal } from './capacity-signal.js'
-import type { TaskRunner } from './task-runner.js'
+import type { Handover, TaskRunner } from './task-runner.js'
 
 export interface PoolRunnerDeps {
   connection: Redis
@@ -23,6 +23,13 @@ const MAX_BATCH = 32
 /** How often a starved pool asks gateways for their idle slots, at most. */
 const SLOTS_WANTED_EVERY_MS = 20
 
+/** BullMQ's worker, with the one protected step we need: turning a next job handed back by Redis into a Job. */
+class PoolQueueWorker extends QueueWorker<TaskJobData> {
+  jobFromHandover(next: unknown[], token: string): Promise<Job<TaskJobData> | undefined> {
+    return this.nextJobFromJobData(next[0] as Parameters<QueueWorker['nextJobFromJobData']>[0], next[1] as string, token) as Promise<Job<TaskJobData> | undefined>
+  }
+}
+
 interface ActiveTask {
   job: Job<TaskJobData>
   token: string
@@ -36,14 +43,14 @@ interface ActiveTask {
  * moment, whichever replica holds the slot.
  */
 export class PoolRunner {
-  private readonly queueWorker: QueueWorker<TaskJobData>
+  private readonly queueWorker: PoolQueueWorker
   private readonly active = new Map<string, ActiveTask>()
   private stopping = false
   private loop: Promise<void> | undefined
   private askedForSlotsAt = 0
 
   constructor(readonly pool: string, private readonly deps: PoolRunnerDeps) {
-    this.queueWorker = new QueueWorker<TaskJobData>(pool, null, {
+    this.queueWorker = new PoolQueueWorker(pool, null, {
       connection: deps.connection,
       prefix: deps.bullPrefix,
       autorun: false,
@@ -152,7 +159,8 @@ export class PoolRunner {
   private track(job: Job<TaskJobData>, token: string, reservation: Reservation): void {
     const id = job.id!
     const done = this.deps.runner
-      .run(job, token, reservation)
+      .run(job, token, reservation, !this.stopping)
+      .then(handover => handover && this.takeOver(handover, token))
       .catch(async (error: unknown) => {
         this.deps.logger.error('task run failed', { pool: this.pool, taskId: id, error: String(error) })
         // Never leave a task active with nobody working on it: an error of ours is final for it.
@@ -162,6 +170,19 @@ export class PoolRunner {
       })
       .finally(() => this.active.delete(id))
     this.active.set(id, { job, token, done })
+  }
+
+  /** The task just completed handed its slot to the next one waiting, which BullMQ has given us already. */
+  private async takeOver({ next, reservation }: Handover, token: string): Promise<void> {
+    let job: Job<TaskJobData> | undefined
+    try {
+      job = await this.queueWorker.jobFromHandover(next, token)
+    } catch (error) {
+      this.deps.logger.warn('taking over the next task failed', { pool: this.pool, error: String(error) })
+    }
+    if (!job?.id) return void this.deps.ledger.release(reservation).catch(() => undefined)
+    // Awaited: the next task is among the active ones before this one counts as done.
+    await this.dispatch(job, token, reservation)
   }
 
   /** Keeps BullMQ's locks on running tasks, so no other replica thinks they stalled. */
@@ -184,7 +205,10 @@ export class PoolRunner {
     this.stopping = true
     this.deps.signal.wakeAll()
     await this.loop
-    const drained = Promise.all([...this.active.values()].map(task => task.done))
+    // Until none is left: a task finishing just now may have handed its slot to one more.
+    const drained = (async () => {
+      while (this.active.size > 0) await Promise.all([...this.active.values()].map(task => task.done))
+    })()
     let timer: NodeJS.Timeout | undefined
     await Promise.race([drained, new Promise(resolve => (timer = setTimeout(resolve, drainMs)))])
     clearTimeout(timer)

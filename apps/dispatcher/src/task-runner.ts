@@ -39,6 +39,16 @@ export interface TaskRunnerDeps {
   logger: Logger
 }
 
+/**
+ * A task that completed hands its slot straight to the next task waiting in the pool: the next job
+ * comes back from the same Redis call that completes this one, already taken for us, so a busy
+ * pool costs one queue script per task, and no slot release, reservation or wake-up.
+ */
+export interface Handover {
+  next: unknown[]
+  reservation: Reservation
+}
+
 /** Runs one task on the Worker its slot is on, then records and reports the outcome. */
 export class TaskRunner {
   /** Worker calls in flight, so a client that leaves can abort its own. */
@@ -51,7 +61,8 @@ export class TaskRunner {
     this.inFlight.get(taskId)?.abort()
   }
 
-  async run(job: Job<TaskJobData>, token: string, reservation: Reservation): Promise<void> {
+  /** With `fetchNext`, a task that completes may return the pool's next task, on the same slot. */
+  async run(job: Job<TaskJobData>, token: string, reservation: Reservation, fetchNext = false): Promise<Handover | undefined> {
     const { deps } = this
     const data = job.data
     const taskId = job.id!
@@ -60,18 +71,19 @@ export class TaskRunner {
     this.inFlight.set(taskId, abort)
     const startedAt = Date.now()
     let result: WorkerCallResult
+    let answered = false
     let workerAuth: string
     try {
       workerAuth = deps.secretBox.open(data.sealedWorkerAuth)
     } catch {
       // Sealed under another LB_AUTH_KEY (or damaged): no attempt can ever succeed, so fail it now.
-      void deps.ledger.release(reservation).catch(() => undefined)
+      this.release(reservation)
       this.inFlight.delete(taskId)
       await this.fail(job, token, {
         status: 500,
         body: JSON.stringify({ success: false, error: "the task's Worker key cannot be read (was it queued under another LB_AUTH_KEY?)", taskId }),
       })
-      return
+      return undefined
     }
     try {
       if (!worker) {
@@ -92,13 +104,16 @@ export class TaskRunner {
             : {}),
         })
       }
+      answered = true
     } finally {
       this.inFlight.delete(taskId)
-      // The slot is free the moment the Worker has answered, whatever we do next.
-      void deps.ledger.release(reservation).catch(error => deps.logger.warn('slot release failed', { error: String(error) }))
+      if (!answered) this.release(reservation)
     }
 
     const verdict = judgeWorkerAnswer(result)
+    // The slot is free the moment the Worker has answered: given back now, unless it passes to the next task.
+    const handingOver = fetchNext && verdict.kind === 'done'
+    if (!handingOver) this.release(reservation)
     const workerId = reservation.workerId
     const attempts = job.opts.attempts ?? 1
     const clientGone = (data.mode === 'sync' || data.mode === 'stream') && Date.now() >= (data.clientDeadline ?? job.timestamp + deps.syncTimeoutMs)
@@ -108,14 +123,21 @@ export class TaskRunner {
 
     if (verdict.kind === 'done') {
       const outcome = { ...verdict.outcome, workerId }
-      if (data.mode === 'webhook') await this.scheduleWebhook(job, outcome)
-      // A stream's client already has everything, through the stream frames.
-      await Promise.all([result.kind === 'streamed' ? undefined : this.replyOutcome(job, outcome), job.moveToCompleted(outcome, token, false)])
-      return
+      try {
+        if (data.mode === 'webhook') await this.scheduleWebhook(job, outcome)
+        // A stream's client already has everything, through the stream frames.
+        const [, next] = await Promise.all([result.kind === 'streamed' ? undefined : this.replyOutcome(job, outcome), job.moveToCompleted(outcome, token, handingOver)])
+        if (handingOver && Array.isArray(next) && next[0]) return { next, reservation }
+      } catch (error) {
+        if (handingOver) this.release(reservation)
+        throw error
+      }
+      if (handingOver) this.release(reservation)
+      return undefined
     }
     if (verdict.kind === 'rejected') {
       await this.fail(job, token, { ...verdict.outcome, workerId })
-      return
+      return undefined
     }
 
     const attemptsInAll = (data.attemptsBefore ?? 0) + attempts
@@ -124,13 +146,18 @@ export class TaskRunner {
       // Remember where it failed, so the next attempt prefers another Worker.
       await job.updateData({ ...data, lastWorkerId: workerId })
       await job.moveToFailed(new Error(verdict.cause), token, false)
-      return
+      return undefined
     }
     await this.fail(job, token, {
       status: verdict.status,
       body: JSON.stringify({ success: false, error: `all attempts failed: ${verdict.cause}`, taskId, attempts: attemptsInAll }),
       workerId,
     })
+    return undefined
+  }
+
+  private release(reservation: Reservation): void {
+    void this.deps.ledger.release(reservation).catch(error => this.deps.logger.warn('slot release failed', { error: String(error) }))
   }
 
   /** Counts the attempt's end (in memory; TaskMetrics writes it out in batches). */
