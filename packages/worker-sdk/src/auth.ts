@@ -13,12 +13,19 @@ export function stripBearer(value: string | undefined): string | undefined {
   return /^bearer /i.test(value) ? value.slice(7).trim() : value
 }
 
+const digest = (key: string): Buffer => createHash('sha256').update(key).digest()
+/** The digests of the keys we expect (a Worker has two), computed once instead of on every request. */
+const expectedDigests = new Map<string, Buffer>()
+
 /** Constant-time key comparison: sha256 digests have equal length, so neither content nor length leaks. */
 export function keyMatches(given: string | undefined, expected: string): boolean {
   if (given === undefined) return false
-  const a = createHash('sha256').update(given).digest()
-  const b = createHash('sha256').update(expected).digest()
-  return timingSafeEqual(a, b)
+  let wanted = expectedDigests.get(expected)
+  if (!wanted) {
+    if (expectedDigests.size > 16) expectedDigests.clear()
+    expectedDigests.set(expected, (wanted = digest(expected)))
+  }
+  return timingSafeEqual(digest(given), wanted)
 }
 
 export interface Keys {

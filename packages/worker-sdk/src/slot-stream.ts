@@ -8,6 +8,8 @@ import { keyMatches } from './auth.js'
 
 export const UNAUTHORIZED_CLOSE_CODE = 4001
 const PUSH_INTERVAL_MS = 1000
+/** Slot pushes are at least this far apart; changes in between are merged into the next one. */
+const MIN_PUSH_GAP_MS = 2
 // A client that stops reading would otherwise make us buffer pushes forever.
 const MAX_BUFFERED_BYTES = 1024 * 1024
 const CLOSE_GRACE_MS = 500
@@ -80,24 +82,34 @@ export class SlotStream {
     socket.send(text)
   }
 
-  #pending: NodeJS.Immediate | undefined
+  #pending: NodeJS.Timeout | undefined
+  #lastPushAt = 0
 
   /**
-   * Pushes the current state to every authenticated client. Slot changes that happen in the same
-   * turn of the event loop (a burst of tasks starting or ending) are sent as one message with the
-   * latest counts: just as current, and far fewer messages under load.
+   * Pushes the current state to every authenticated client. Slot changes close together (a burst
+   * of tasks starting or ending) are sent as one message with the latest counts, at most one per
+   * MIN_PUSH_GAP_MS: just as current for the load balancer, and far fewer messages under load —
+   * at thousands of tasks a second, one per change would cost the Worker and its load balancer
+   * more than the tasks themselves.
    */
   broadcast(): void {
     if (this.#clients.size === 0 || this.#pending) return
-    this.#pending = setImmediate(() => {
+    const wait = Math.max(0, this.#lastPushAt + MIN_PUSH_GAP_MS - Date.now())
+    this.#pending = setTimeout(() => {
       this.#pending = undefined
+      this.#lastPushAt = Date.now()
       this.#pushNow()
-    })
+    }, wait)
   }
+
+  #lastPushed = ''
 
   #pushNow(): void {
     if (this.#clients.size === 0) return
     const text = JSON.stringify(this.options.push())
+    // Slots that went up and back down within the turn: nothing to tell (the periodic push still goes, its uptime moved).
+    if (text === this.#lastPushed) return
+    this.#lastPushed = text
     for (const socket of this.#clients) this.#send(socket, text)
   }
 
@@ -115,6 +127,8 @@ export class SlotStream {
 
   async close(): Promise<void> {
     clearInterval(this.#timer)
+    clearTimeout(this.#pending)
+    this.#pending = undefined
     const sockets = [...this.#sockets]
     this.#clients.clear()
     // Say goodbye (1001 going away), then cut whoever has not answered the close handshake.

@@ -8,8 +8,19 @@ export interface SystemInfo {
 
 const round = (value: number, digits: number): number => Math.round(value * 10 ** digits) / 10 ** digits
 
+/** Host figures change slowly, and reading them costs system calls: pushes on every slot change reuse them this long. */
+const FRESH_FOR_MS = 250
+let cached: { at: number; info: SystemInfo } | undefined
+
 /** Host figures the load balancer shows; cpuLoad is the 1-minute load average per CPU (0 on Windows). */
 export function systemInfo(): SystemInfo {
+  const now = Date.now()
+  if (cached && now - cached.at < FRESH_FOR_MS) return cached.info
+  cached = { at: now, info: readSystemInfo() }
+  return cached.info
+}
+
+function readSystemInfo(): SystemInfo {
   const total = os.totalmem()
   return {
     uptime: round(process.uptime(), 1),
