@@ -10,12 +10,12 @@ function fresh() {
 }
 
 const worker = createWorker({
-  group: 'bench', contract: 1, slots,
+  group: process.env.GROUP ?? 'bench', contract: 1, slots,
   authKey: process.env.AUTH_KEY, lbAuthKey: process.env.LB_AUTH_KEY,
   functions: {
     noop: defineFunction({
-      params: { i: { type: 'number', required: false } },
-      async run({ i }) {
+      params: { i: { type: 'number', required: false }, ms: { type: 'number', required: false } },
+      async run({ i, ms }) {
         const now = performance.now()
         // A slot freed earlier is what this start fills: the gap is the queue wait.
         if (stats.freed.length > 0) stats.gaps.push(now - stats.freed.shift())
@@ -28,8 +28,9 @@ const worker = createWorker({
           if (stats.seen.has(i)) stats.duplicates++
           stats.seen.add(i)
         }
-        // One turn of the event loop, so tasks that arrive together overlap and the slot count means something.
-        await new Promise(resolve => setImmediate(resolve))
+        // One turn of the event loop, so tasks that arrive together overlap and the slot count means something;
+        // or `ms`, for a pool whose slots are the limit (the queue-wait phase).
+        await new Promise(resolve => (ms ? setTimeout(resolve, ms) : setImmediate(resolve)))
         stats.lastEnd = Date.now()
         if (stats.trackGaps) stats.freed.push(performance.now())
         return { ok: true }
@@ -42,9 +43,15 @@ const { port, wsPort } = await worker.listen({ port: Number(process.env.PORT ?? 
 process.send?.({ ready: true, port, wsPort })
 process.on('message', message => {
   if (message.cmd === 'reset') {
-    stats = fresh()
+    // The peaks run over the whole benchmark: the correctness check covers every phase.
+    stats = { ...fresh(), maxUsed: stats.maxUsed, maxQueued: stats.maxQueued }
     stats.trackGaps = message.trackGaps === true
     process.send({ reset: true })
+  }
+  if (message.cmd === 'restart-gaps') {
+    stats.freed = []
+    stats.gaps = []
+    process.send({ restarted: true })
   }
   if (message.cmd === 'stats') {
     process.send({ stats: { ...stats, seen: stats.seen.size, freed: undefined, limit: slots } })

@@ -15,14 +15,21 @@ import { Redis } from 'ioredis'
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..')
 const quick = process.argv.includes('--quick')
-// --profile: CPU profiles of every service (bench/results/profiles), sync at 50 connections only.
+// --profile: CPU profiles of every service (bench/results/profiles), sync at 50 connections only
+// (with --drain-only: of the drain and queue wait).
 const profile = process.argv.includes('--profile')
 // --sync-only: the sync phases alone (while working on the request path).
 const syncOnly = process.argv.includes('--sync-only')
+// --drain-only: the backlog drain and queue wait alone (while working on the queued path).
+const drainOnly = process.argv.includes('--drain-only')
 const nodeArgs = profile ? ['--cpu-prof', `--cpu-prof-dir=${join(here, 'results', 'profiles')}`] : []
 const LB = 'bench-lb-key-0123456789abcdef'
 const WK = 'bench-worker-key-0123456789'
 const WORKERS = 2
+// The queue-wait phase has a pool of its own whose slots are the limit: few slots, tasks that hold them a while.
+const WAIT_SLOTS = 4
+const WAIT_TASK_MS = 20
+const WAIT_TASKS = quick ? 600 : 2000
 const SYNC_SECONDS = quick ? 3 : 10
 const DRAIN_TASKS = quick ? 5000 : 20000
 const processes = []
@@ -65,8 +72,8 @@ function peakRssMb(pid) {
   }
 }
 
-function startWorker(port, wsPort) {
-  const child = fork(join(here, 'noop-worker.mjs'), [], { env: { ...process.env, PORT: String(port), WS_PORT: String(wsPort), AUTH_KEY: WK, LB_AUTH_KEY: LB, SLOTS: '256' }, stdio: 'ignore' })
+function startWorker(port, wsPort, { group = 'bench', slots = 256 } = {}) {
+  const child = fork(join(here, 'noop-worker.mjs'), [], { execArgv: nodeArgs, env: { ...process.env, PORT: String(port), WS_PORT: String(wsPort), AUTH_KEY: WK, LB_AUTH_KEY: LB, SLOTS: String(slots), GROUP: group }, stdio: 'ignore' })
   const ask = message => new Promise(resolve => { child.once('message', resolve); child.send(message) })
   const ready = new Promise(resolve => child.once('message', resolve))
   const entry = { name: `worker:${port}`, child, lines: [], ask, url: `http://127.0.0.1:${port}` }
@@ -139,9 +146,11 @@ async function main() {
 
   const workers = []
   for (let i = 0; i < WORKERS; i++) workers.push(startWorker(await freePort(), await freePort()))
-  await Promise.all(workers.map(w => w.ready))
+  const waitWorkers = []
+  for (let i = 0; i < WORKERS; i++) waitWorkers.push(startWorker(await freePort(), await freePort(), { group: 'bench-wait', slots: WAIT_SLOTS }))
+  await Promise.all([...workers, ...waitWorkers].map(w => w.ready))
   const workersFile = join(here, 'results', `.workers-${process.pid}.json`)
-  writeFileSync(workersFile, JSON.stringify(workers.map(w => w.url)))
+  writeFileSync(workersFile, JSON.stringify([...workers, ...waitWorkers].map(w => w.url)))
 
   const gatewayPort = await freePort()
   const env = {
@@ -156,7 +165,7 @@ async function main() {
   // The gateway logs at warn: readiness is its answering /health; Workers ready is discovery's word in Redis.
   for (;;) {
     const states = Object.values(await redis.hgetall(`${prefix}:workers`)).map(s => JSON.parse(s).status)
-    if (states.length === WORKERS && states.every(s => s === 'ready')) break
+    if (states.length === 2 * WORKERS && states.every(s => s === 'ready')) break
     await new Promise(r => setTimeout(r, 100))
   }
   const gatewayUrl = `http://127.0.0.1:${gatewayPort}/task`
@@ -168,7 +177,7 @@ async function main() {
   await load({ urls: workers.map(w => `${w.url}/task`), connections: 10, seconds: 1, body: { function: 'noop', contract: 1, input: {} } })
   await load({ urls: [gatewayUrl], connections: 10, seconds: 1, body: task })
 
-  for (const connections of profile ? [50] : [1, 10, 50, 200]) {
+  for (const connections of drainOnly ? [] : profile ? [50] : [1, 10, 50, 200]) {
     const { result: direct, perTaskUs: directCpu } = await cpuPerTask(() => load({ urls: workers.map(w => `${w.url}/task`), connections: Math.max(connections, WORKERS), seconds: SYNC_SECONDS, body: { function: 'noop', contract: 1, input: {} } }), r => r.total)
     const { result: slotway, perTaskUs: slotwayCpu } = await cpuPerTask(() => load({ urls: [gatewayUrl], connections, seconds: SYNC_SECONDS, body: task }), r => r.total)
     const row = { connections, direct, slotway, cpuPerTaskUs: { direct: directCpu, slotway: slotwayCpu }, throughputRatio: +(slotway.rps / direct.rps).toFixed(3), addedP50Ms: slotway.p50 - direct.p50, addedP99Ms: slotway.p99 - direct.p99 }
@@ -177,7 +186,7 @@ async function main() {
     console.log(`  CPU µs per task: direct ${describeCpu(directCpu)} | slotway ${describeCpu(slotwayCpu)}`)
   }
 
-  if (profile || syncOnly) return true
+  if (syncOnly || (profile && !drainOnly)) return true
   // Backlog drain: queue everything with no dispatcher running, then let 1 (then 2) drain it.
   for (const count of [1, 2]) {
     await Promise.all(dispatchers.map(stop))
@@ -198,42 +207,54 @@ async function main() {
     for (let i = 1; i <= count; i++) dispatchers.push(start(`dispatcher-${i}`, process.execPath, entry('dispatcher'), env, /dispatcher ready/))
     await Promise.all(dispatchers.map(d => d.ready))
     const deadline = Date.now() + 300_000
-    let stats
-    for (;;) {
-      stats = (await Promise.all(workers.map(w => w.ask({ cmd: 'stats' })))).map(m => m.stats)
-      if (stats.reduce((s, w) => s + w.seen, 0) >= DRAIN_TASKS || Date.now() > deadline) break
-      await new Promise(r => setTimeout(r, 50))
-    }
+    const { result: stats, perTaskUs } = await cpuPerTask(async () => {
+      for (;;) {
+        const stats = (await Promise.all(workers.map(w => w.ask({ cmd: 'stats' })))).map(m => m.stats)
+        if (stats.reduce((s, w) => s + w.seen, 0) >= DRAIN_TASKS || Date.now() > deadline) return stats
+        await new Promise(r => setTimeout(r, 50))
+      }
+    }, () => DRAIN_TASKS)
     // Tasks of this phase carry a number; stragglers of the sync phase do not.
     const ran = stats.reduce((s, w) => s + w.seen, 0)
     const seconds = (Math.max(...stats.map(s => s.lastEnd)) - Math.min(...stats.filter(s => s.firstStart).map(s => s.firstStart))) / 1000
-    const row = { dispatchers: count, tasks: DRAIN_TASKS, accepted: submitted['2xx'] ?? 0, ran, duplicates: stats.reduce((s, w) => s + w.duplicates, 0), tasksPerSecond: Math.round(ran / seconds) }
+    const row = { dispatchers: count, tasks: DRAIN_TASKS, accepted: submitted['2xx'] ?? 0, ran, duplicates: stats.reduce((s, w) => s + w.duplicates, 0), tasksPerSecond: Math.round(ran / seconds), cpuPerTaskUs: perTaskUs }
     results.drain.push(row)
     console.log(`drain with ${count} dispatcher${count > 1 ? 's' : ''}: ${row.tasksPerSecond} tasks/s (${ran} of ${row.accepted} accepted, ${row.duplicates} run twice)`)
+    console.log(`  CPU µs per task: ${describeCpu(perTaskUs)}`)
   }
 
-  // Queue wait: a saturated pool (a backlog bigger than the slots), gap from a slot freeing to the next start.
-  await Promise.all(workers.map(w => w.ask({ cmd: 'reset', trackGaps: true })))
+  // Queue wait: a saturated pool (a backlog far bigger than its slots, which are the limit: dispatchers could start
+  // tasks faster than they end), gap from a slot freeing to the next task starting on it.
+  await Promise.all(waitWorkers.map(w => w.ask({ cmd: 'reset', trackGaps: true })))
+  let waitNext = 0
   await new Promise(resolve => autocannon({
-    url: gatewayUrl, connections: 50, amount: quick ? 3000 : 10000, method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: LB, 'x-wr-auth': WK }, body: JSON.stringify({ ...task, mode: 'async' }),
+    url: gatewayUrl, connections: 50, amount: WAIT_TASKS, method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: LB, 'x-wr-auth': WK },
+    requests: [{ setupRequest: request => ({ ...request, body: JSON.stringify({ ...task, group: 'bench-wait', mode: 'async', input: { ms: WAIT_TASK_MS, i: waitNext++ } }) }) }],
   }, resolve))
+  // Measured once everything is queued, so the figure is the queue's own, not the submissions' competing for the CPU.
+  await Promise.all(waitWorkers.map(w => w.ask({ cmd: 'restart-gaps' })))
   for (;;) {
-    const stats = (await Promise.all(workers.map(w => w.ask({ cmd: 'stats' })))).map(m => m.stats)
-    if (stats.reduce((s, w) => s + w.count, 0) >= (quick ? 3000 : 10000)) {
+    const stats = (await Promise.all(waitWorkers.map(w => w.ask({ cmd: 'stats' })))).map(m => m.stats)
+    if (stats.reduce((s, w) => s + w.count, 0) >= WAIT_TASKS) {
       const gaps = stats.flatMap(s => s.gaps)
-      results.queueWait = { samples: gaps.length, p50Ms: +percentile(gaps, 50).toFixed(3), p99Ms: +percentile(gaps, 99).toFixed(3) }
+      results.queueWait = { samples: gaps.length, slots: WAIT_SLOTS * WORKERS, taskMs: WAIT_TASK_MS, p50Ms: +percentile(gaps, 50).toFixed(3), p99Ms: +percentile(gaps, 99).toFixed(3) }
       break
     }
     await new Promise(r => setTimeout(r, 50))
   }
-  console.log(`queue wait (slot free → next start): p50 ${results.queueWait.p50Ms} ms, p99 ${results.queueWait.p99Ms} ms`)
+  console.log(`queue wait (slot free → next start, ${WAIT_SLOTS * WORKERS} slots × ${WAIT_TASK_MS} ms tasks): p50 ${results.queueWait.p50Ms} ms, p99 ${results.queueWait.p99Ms} ms`)
 
   const final = (await Promise.all(workers.map(w => w.ask({ cmd: 'stats' })))).map(m => m.stats)
+  const finalWait = (await Promise.all(waitWorkers.map(w => w.ask({ cmd: 'stats' })))).map(m => m.stats)
   results.correctness = {
     maxUsed: Math.max(...final.map(s => s.maxUsed)), slotLimit: 256, maxQueuedInWorker: Math.max(...final.map(s => s.maxQueued)),
     lost: results.drain.reduce((s, d) => s + (d.accepted - d.ran), 0), runTwice: results.drain.reduce((s, d) => s + d.duplicates, 0),
     syncErrors: results.sync.reduce((s, r) => s + r.slotway.errors, 0),
+    waitPool: {
+      maxUsed: Math.max(...finalWait.map(s => s.maxUsed)), slotLimit: WAIT_SLOTS, maxQueuedInWorker: Math.max(...finalWait.map(s => s.maxQueued)),
+      lost: WAIT_TASKS - finalWait.reduce((s, w) => s + w.seen, 0), runTwice: finalWait.reduce((s, w) => s + w.duplicates, 0),
+    },
   }
   for (const p of processes) if (p.child.pid) results.footprint[`${p.name}PeakRssMb`] = peakRssMb(p.child.pid)
   console.log(`footprint: ${Object.entries(results.footprint).map(([k, v]) => `${k} ${v}`).join(', ')}`)
@@ -243,7 +264,9 @@ async function main() {
   const file = join(here, 'results', `${startedAt.toISOString().replace(/[:]/g, '-').slice(0, 19)}${quick ? '-quick' : ''}.json`)
   writeFileSync(file, JSON.stringify(results, null, 2))
   console.log(`written: ${file.slice(root.length + 1)}`)
-  const ok = results.correctness.maxUsed <= 256 && results.correctness.maxQueuedInWorker === 0 && results.correctness.lost === 0 && results.correctness.runTwice === 0 && results.correctness.syncErrors === 0
+  const { waitPool } = results.correctness
+  const ok = results.correctness.maxUsed <= 256 && results.correctness.maxQueuedInWorker === 0 && results.correctness.lost === 0 && results.correctness.runTwice === 0 && results.correctness.syncErrors === 0 &&
+    waitPool.maxUsed <= WAIT_SLOTS && waitPool.maxQueuedInWorker === 0 && waitPool.lost === 0 && waitPool.runTwice === 0
   await redis.quit()
   return ok
 }
