@@ -7,7 +7,7 @@ import { Cluster, submitTask } from './harness/cluster.js'
 import { serviceEntry, workerKinds } from './harness/paths.js'
 import { freePort } from './harness/ports.js'
 import { ServiceProcess } from './harness/process.js'
-import { waitForStats, waitForTask } from './harness/tasks.js'
+import { getTask, waitForStats, waitForTask } from './harness/tasks.js'
 import { TestWorker } from './harness/test-worker.js'
 
 const LB_KEY = 'lb-key-for-tests-0123456789'
@@ -110,6 +110,37 @@ describe.each(workerKinds())('replicas dying and stopping, against the %s Worker
     expect(response.status).toBe(200)
     expect((response.json() as { result: { tag: string } }).result.tag).toBe('gateway-drain')
     expect(await stopped).toBe(0)
+  })
+})
+
+describe.each(workerKinds())('a dispatcher stopping in a backlog, against the %s Worker', kind => {
+  let cluster: Cluster
+  let worker: TestWorker
+
+  beforeAll(async () => {
+    worker = await TestWorker.start({ kind, lbAuthKey: LB_KEY, slots: 1 })
+    cluster = await Cluster.start({ lbAuthKey: LB_KEY, workerUrls: [worker.url] })
+    await cluster.waitForWorkers([worker.url])
+  })
+  afterAll(async () => {
+    await cluster?.stop()
+    await worker?.stop()
+  })
+
+  it('finishes the task it runs and hands its slot to no other, leaving the rest queued for the next dispatcher', async () => {
+    const ids: string[] = []
+    for (let i = 0; i < 4; i++) {
+      const response = await submitTask(cluster.gatewayUrl, { function: 'sleep', contract: 1, mode: 'async', input: { ms: 300, tag: `q${i}` } }, { lb: LB_KEY, worker: worker.authKey })
+      ids.push((response.json() as { taskId: string }).taskId)
+    }
+    await waitForStats(() => worker.stats(), stats => stats.used >= 1)
+    expect(await cluster.dispatchers[0]!.stop('SIGTERM')).toBe(0)
+    const states = await Promise.all(ids.map(id => getTask(cluster.gatewayUrl, id, LB_KEY)))
+    expect(states[0]!.status).toBe('completed')
+    // A completed task may pass its slot on, but not while its dispatcher stops: the others were never taken.
+    expect(states.slice(1).map(s => s.status)).toEqual(['queued', 'queued', 'queued'])
+    await (await cluster.addDispatcher()).waitForLine(/dispatcher ready/)
+    for (const id of ids) expect((await waitForTask(cluster.gatewayUrl, id, LB_KEY)).status).toBe('completed')
   })
 })
 

@@ -159,7 +159,7 @@ export class PoolRunner {
   private track(job: Job<TaskJobData>, token: string, reservation: Reservation): void {
     const id = job.id!
     const done = this.deps.runner
-      .run(job, token, reservation, !this.stopping)
+      .run(job, token, reservation, () => !this.stopping)
       .then(handover => handover && this.takeOver(handover, token))
       .catch(async (error: unknown) => {
         this.deps.logger.error('task run failed', { pool: this.pool, taskId: id, error: String(error) })

@@ -61,8 +61,8 @@ export class TaskRunner {
     this.inFlight.get(taskId)?.abort()
   }
 
-  /** With `fetchNext`, a task that completes may return the pool's next task, on the same slot. */
-  async run(job: Job<TaskJobData>, token: string, reservation: Reservation, fetchNext = false): Promise<Handover | undefined> {
+  /** When `fetchNext()` says so as the task ends, a task that completes may return the pool's next task, on the same slot. */
+  async run(job: Job<TaskJobData>, token: string, reservation: Reservation, fetchNext: () => boolean = () => false): Promise<Handover | undefined> {
     const { deps } = this
     const data = job.data
     const taskId = job.id!
@@ -112,7 +112,7 @@ export class TaskRunner {
 
     const verdict = judgeWorkerAnswer(result)
     // The slot is free the moment the Worker has answered: given back now, unless it passes to the next task.
-    const handingOver = fetchNext && verdict.kind === 'done'
+    const handingOver = verdict.kind === 'done' && fetchNext()
     if (!handingOver) this.release(reservation)
     const workerId = reservation.workerId
     const attempts = job.opts.attempts ?? 1

@@ -49,8 +49,20 @@ export function createWorkerClient({ timeoutMs, maxResponseBytes }: WorkerClient
   // Our own timer bounds the whole call; undici's per-phase timeouts would only duplicate it.
   const agent = new Agent({ connections: 1024, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 })
 
+  // Every call to a Worker has the same URL: parse each once.
+  const parsed = new Map<string, { origin: string; path: string }>()
+  const target = (raw: string) => {
+    let known = parsed.get(raw)
+    if (!known) {
+      const url = new URL(raw)
+      if (parsed.size > 1024) parsed.clear()
+      parsed.set(raw, (known = { origin: url.origin, path: `${url.pathname}${url.search}` }))
+    }
+    return known
+  }
+
   return async call => {
-    const url = new URL(call.url)
+    const url = target(call.url)
     const stop = new AbortController()
     let timedOut = false
     const timer = setTimeout(() => {
@@ -70,7 +82,7 @@ export function createWorkerClient({ timeoutMs, maxResponseBytes }: WorkerClient
       try {
         response = await agent.request({
           origin: url.origin,
-          path: `${url.pathname}${url.search}`,
+          path: url.path,
           method: 'POST',
           signal: stop.signal,
           headers: { ...call.headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(call.body)) },
