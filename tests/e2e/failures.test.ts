@@ -144,6 +144,35 @@ describe.each(workerKinds())('a dispatcher stopping in a backlog, against the %s
   })
 })
 
+describe.each(workerKinds())('a gateway stopping with a direct call still running, against the %s Worker', kind => {
+  let cluster: Cluster
+  let worker: TestWorker
+
+  beforeAll(async () => {
+    worker = await TestWorker.start({ kind, lbAuthKey: LB_KEY, slots: 2 })
+    // No dispatcher, so the calls are the gateway's own; a drain shorter than the call, so it is cut off.
+    cluster = await Cluster.start({ lbAuthKey: LB_KEY, workerUrls: [worker.url], dispatchers: 0, env: { DRAIN_TIMEOUT: '300' } })
+    await cluster.waitForWorkers([worker.url])
+  })
+  afterAll(async () => {
+    await cluster?.stop()
+    await worker?.stop()
+  })
+
+  it('gives back every slot it held before it exits, the cut-off call\'s too', async () => {
+    const gateway = cluster.gateways[0]!
+    expect((await submitTask(gateway.url, { function: 'hello', contract: 1 }, { lb: LB_KEY, worker: worker.authKey })).status).toBe(200)
+    const cutOff = submitTask(gateway.url, { function: 'sleep', contract: 1, input: { ms: 3000 } }, { lb: LB_KEY, worker: worker.authKey }).catch(() => undefined)
+    await waitForStats(() => worker.stats(), stats => stats.used >= 1)
+    expect(await gateway.process.stop('SIGTERM')).toBe(0)
+    await cutOff
+    const ledgers = await cluster.redis.keys(`${cluster.keys.prefix}:*:slots:*`)
+    const reservations = (await Promise.all(ledgers.map(key => cluster.redis.zrange(key, 0, -1)))).flat()
+    // A slot left behind would stay taken for a whole SLOT_LEASE.
+    expect(reservations.filter(id => id.startsWith('gateway-'))).toEqual([])
+  })
+})
+
 const haveRedisServer = spawnSync('sh', ['-c', 'command -v redis-server'], { stdio: 'ignore' }).status === 0
 
 /** A Redis of the test's own, with the append-only file on, so a restart keeps the queue. */

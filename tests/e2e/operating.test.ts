@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http'
 import { randomUUID } from 'node:crypto'
+import { connect } from 'node:net'
 import { gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { workerIdForUrl } from '@slotway/shared'
@@ -13,6 +14,21 @@ import { TestWorker } from './harness/test-worker.js'
 const LB_KEY = 'lb-key-for-operating-0123456789'
 const METRICS_TOKEN = 'metrics-token-0123456789'
 const kind = workerKinds().at(-1)!
+
+/** Writes a whole request at once on a fresh socket and reads the answer's status line. */
+function rawStatusLine(baseUrl: string, requestLine: string, headers: Record<string, string>, body: string): Promise<string> {
+  const { hostname, port } = new URL(baseUrl)
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => {
+      const head = Object.entries({ ...headers, host: `${hostname}:${port}`, 'content-length': String(Buffer.byteLength(body)) }).map(([k, v]) => `${k}: ${v}`).join('\r\n')
+      socket.write(`${requestLine} HTTP/1.1\r\n${head}\r\n\r\n${body}`)
+    })
+    let received = ''
+    socket.on('data', chunk => (received += chunk.toString('latin1')))
+    socket.on('error', reject)
+    socket.on('close', () => resolve(received.split('\r\n')[0] ?? ''))
+  })
+}
 
 async function request(url: string, init: RequestInit = {}): Promise<{ status: number; headers: Headers; text: string; json: () => Record<string, unknown> }> {
   const response = await fetch(url, init)
@@ -122,6 +138,8 @@ describe(`operating Slotway (against the ${kind} Worker)`, () => {
     const big = await post(JSON.stringify({ function: 'echo', contract: 1, input: { value: { blob: 'x'.repeat(5000) } } }))
     expect(big.status).toBe(413)
     expect(big.json().error).toContain('larger than the limit')
+    // A client that sends it all at once and closes after: it still reads the 413 (the rest of the body is taken in first).
+    expect(await rawStatusLine(gateway, 'POST /task', { 'content-type': 'application/json', authorization: LB_KEY, 'x-wr-auth': worker.authKey, connection: 'close' }, 'x'.repeat(2_000_000))).toBe('HTTP/1.1 413 Payload Too Large')
     expect((await post('{"function": "hello",')).status).toBe(400)
     expect((await post('{"function":"hello","contract":1}', 'text/plain')).status).toBe(415)
     expect((await request(`${gateway}/nope`, withKey(LB_KEY))).json()).toMatchObject({ error: expect.stringContaining('no route') })
@@ -138,6 +156,8 @@ describe(`operating Slotway (against the ${kind} Worker)`, () => {
     expect((await post('"hello"')).json()).toMatchObject({ code: 'MALFORMED_JSON' })
     expect((await post('')).json()).toMatchObject({ code: 'INVALID_TASK' })
     expect((await post('{"function":"hello","contract":1}', 'application/json; charset=latin1')).status).toBe(415)
+    // Spaces around '=' still name the charset: read as UTF-16, this UTF-8 body is no JSON.
+    expect((await post('{"function":"hello","contract":1}', 'application/json; charset = utf-16')).status).toBe(400)
     const compressed = await request(`${gateway}/task`, withKey(LB_KEY, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'content-encoding': 'gzip', 'x-wr-auth': worker.authKey },

@@ -77,7 +77,7 @@ export class PoolRunner {
       const candidates = directory.readyInPool(this.pool).map(worker => worker.id)
       let reservations: Reservation[] = []
       try {
-        const reserved = await ledger.reserveForQueue(this.pool, candidates, batch, [this.queueWorker.toKey('wait'), this.queueWorker.toKey('prioritized')])
+        const reserved = await ledger.reserveForQueue(this.pool, candidates, batch, [this.queueWorker.toKey('wait'), this.queueWorker.toKey('prioritized'), this.queueWorker.toKey('delayed')])
         reservations = reserved.reservations
         if (reserved.starved) this.askForSlots()
       } catch (error) {

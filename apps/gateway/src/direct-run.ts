@@ -63,7 +63,7 @@ export class DirectRun {
           })
         : ({ kind: 'unreachable', cause: 'Worker left the registry' } as const)
     } finally {
-      slots.give(reservation)
+      slots.give(reservation, answer?.kind === 'answered')
     }
     const verdict = judgeWorkerAnswer(answer)
     metrics.observe('queue_wait', pool, 0)

@@ -47,7 +47,7 @@ await Promise.all([waiter.start(), directory.start()])
 
 const metrics = new TaskMetrics(redis, keys)
 const ledger = new SlotLedger(redis, keys, gatewayId, config.SLOT_LEASE)
-const slots = new DirectSlots({ ledger, directory, queues, redis, subscriber, keys, logger })
+const slots = new DirectSlots({ ledger, directory, queues, redis, subscriber, keys, logger, holdMs: config.DIRECT_SLOT_HOLD })
 await slots.start()
 const direct = new DirectRun({
   ledger,
@@ -98,6 +98,8 @@ async function shutdown(signal: string): Promise<void> {
   // Give the answers just written a moment to leave before the sockets go.
   await new Promise(resolve => setImmediate(resolve))
   server.closeAllConnections()
+  // Direct calls cut off just now give their slots back: let that reach Redis before we leave it.
+  await slots.settle(1000)
   directory.stop()
   logger.info('stopped')
   await Promise.allSettled([queues.close(), store.close(), stopHeartbeat(), sink.flush(), metrics.flush()])

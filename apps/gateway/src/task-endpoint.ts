@@ -34,7 +34,7 @@ export function taskEndpoint(options: TaskEndpointOptions, app: Handler): Handle
     req.method === 'POST' &&
     req.url === '/task' &&
     isJsonRequest(req) &&
-    !/charset=(?!"?utf-8"?\s*(;|$))/i.test(req.headers['content-type'] ?? '') &&
+    isUtf8(req.headers['content-type']!) &&
     (req.headers['content-encoding'] ?? 'identity').toLowerCase() === 'identity' &&
     !limiter.anyBlocked() &&
     isLbKey(presentedKey(req))
@@ -46,6 +46,8 @@ export function taskEndpoint(options: TaskEndpointOptions, app: Handler): Handle
       guardBody(body)
       await submit(req, res, body)
     } catch (error) {
+      // As express does: take in the rest of a refused body first, or a client still sending it may never read the answer.
+      if (!req.complete) await drained(req)
       sendError(res, error, log)
     }
   }
@@ -56,6 +58,19 @@ export function taskEndpoint(options: TaskEndpointOptions, app: Handler): Handle
     if (!cors) return void handle(req, res)
     cors(req, res, error => (error ? sendError(res, error, log) : void handle(req, res)))
   }
+}
+
+/** No charset, or UTF-8: the only one the fast path reads (express answers the others as it always does). */
+function isUtf8(contentType: string): boolean {
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(contentType)?.[1]
+  return charset === undefined || charset.toLowerCase() === 'utf-8'
+}
+
+function drained(req: IncomingMessage): Promise<void> {
+  return new Promise(resolve => {
+    if (req.readableEnded || req.destroyed) return resolve()
+    req.once('end', resolve).once('close', resolve).resume()
+  })
 }
 
 /** JSON as express.json reads it (strict: an object or an array; an empty body is `{}`). */

@@ -3,7 +3,8 @@
 --
 -- KEYS[1]      the pool's capacity hash: workerId -> "limit busy" (busy = the Worker's own used + queued)
 -- KEYS[2..n+1] the slot ledger (sorted set: reservationId -> lease expiry) of each candidate Worker
--- KEYS[n+2..]  only with ARGV[6] = '1' or '2': the pool queue's wait list and prioritized set
+-- KEYS[n+2..]  only with ARGV[6] = '1' or '2': the pool queue's wait list, prioritized set and delayed
+--              set (tasks waiting for a retry count as waiting)
 -- ARGV[1]      now (ms)
 -- ARGV[2]      lease expiry of the new reservations (ms)
 -- ARGV[3]      reservation id prefix; the i-th reservation is "<prefix>:<i>"
@@ -18,7 +19,7 @@
 
 local candidates = #ARGV - 6
 local function tasksWaiting()
-  return redis.call('LLEN', KEYS[candidates + 2]) + redis.call('ZCARD', KEYS[candidates + 3]) > 0
+  return redis.call('LLEN', KEYS[candidates + 2]) + redis.call('ZCARD', KEYS[candidates + 3]) + redis.call('ZCARD', KEYS[candidates + 4]) > 0
 end
 if ARGV[6] == '1' and tasksWaiting() then
   return {}

@@ -51,6 +51,8 @@ export const GatewayEnv = strongKey(z.object({
   RESULT_TTL: positiveInt.default(3600),
   /** A slot reservation lapses this long after its last renewal (gateways hold some too, on the direct path). */
   SLOT_LEASE: positiveInt.default(15_000),
+  /** How long a gateway may keep the slot of a finished direct task for its next one, in ms (0: never keep one). */
+  DIRECT_SLOT_HOLD: ms.default(250),
   /** Largest answer accepted from a Worker, in bytes. */
   MAX_RESULT_SIZE: positiveInt.default(16 * 1024 * 1024),
   /** At most this many finished tasks are kept per pool (oldest go first), whatever their age. */

@@ -86,13 +86,31 @@ describe('the slot ledger', () => {
     const ledger = new SlotLedger(redis, keys, 'replica', 10_000)
     const wait = `${keys.prefix}:test-wait`
     const prioritized = `${keys.prefix}:test-prioritized`
+    const delayed = `${keys.prefix}:test-delayed`
+    const queue = [wait, prioritized, delayed] as const
     await redis.zadd(prioritized, 1, 'queued-task')
-    expect(await ledger.reserve(pool, ['w-idle'], '', 1, [wait, prioritized])).toEqual([])
+    expect(await ledger.reserve(pool, ['w-idle'], '', 1, [...queue])).toEqual([])
     await redis.del(prioritized)
     await redis.rpush(wait, 'queued-task')
-    expect(await ledger.reserve(pool, ['w-idle'], '', 1, [wait, prioritized])).toEqual([])
+    expect(await ledger.reserve(pool, ['w-idle'], '', 1, [...queue])).toEqual([])
     await redis.del(wait)
-    expect(await ledger.reserve(pool, ['w-idle'], '', 1, [wait, prioritized])).toHaveLength(1)
+    // A task waiting for its retry counts as waiting.
+    await redis.zadd(delayed, Date.now() + 60_000, 'retrying-task')
+    expect(await ledger.reserve(pool, ['w-idle'], '', 1, [...queue])).toEqual([])
+    await redis.del(delayed)
+    expect(await ledger.reserve(pool, ['w-idle'], '', 1, [...queue])).toHaveLength(1)
+  })
+
+  it('tells a dispatcher when it got no slot while tasks wait (the pool is starved), and only then', async () => {
+    await setCapacity('w-starved', 1, 0)
+    const redis = connection()
+    const holder = new SlotLedger(redis, keys, 'holder', 10_000)
+    const dispatcher = new SlotLedger(redis, keys, 'dispatcher', 10_000)
+    const queue: [string, string, string] = [`${keys.prefix}:starved-wait`, `${keys.prefix}:starved-prioritized`, `${keys.prefix}:starved-delayed`]
+    expect(await holder.reserveOne(pool, ['w-starved'])).toBeDefined()
+    expect(await dispatcher.reserveForQueue(pool, ['w-starved'], 1, queue)).toEqual({ reservations: [], starved: false })
+    await redis.rpush(queue[0], 'queued-task')
+    expect(await dispatcher.reserveForQueue(pool, ['w-starved'], 1, queue)).toEqual({ reservations: [], starved: true })
   })
 
   it('never shortens a Worker ledger when an owner with a shorter lease reserves', async () => {

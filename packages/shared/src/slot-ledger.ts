@@ -4,8 +4,8 @@ import type { RedisKeys } from './keys.js'
 
 const script = (name: string) => readFileSync(new URL(`../lua/${name}.lua`, import.meta.url), 'utf8')
 
-/** The keys of a pool queue's waiting tasks: its wait list and its prioritized set. */
-export type QueueKeys = [waitList: string, prioritized: string]
+/** The keys of a pool queue's waiting tasks: its wait list, its prioritized set, and its delayed set (retries in backoff). */
+export type QueueKeys = [waitList: string, prioritized: string, delayed: string]
 
 /** A slot held on one Worker; it must be released exactly once. */
 export interface Reservation {
@@ -47,7 +47,7 @@ export class SlotLedger {
   /**
    * Takes up to `count` free slots on `workerIds` (each on the Worker with the most room, any but
    * `avoidWorkerId` first) in one round trip; returns those it got. With `onlyIfIdle` (the keys of
-   * the pool queue's wait list and prioritized set), nothing is reserved while a task waits there.
+   * the pool queue's waiting tasks), nothing is reserved while a task waits there.
    */
   async reserve(pool: string, workerIds: string[], avoidWorkerId = '', count = 1, onlyIfIdle?: QueueKeys): Promise<Reservation[]> {
     return (await this.#reserve(pool, workerIds, avoidWorkerId, count, onlyIfIdle ? { keys: onlyIfIdle, mode: '1' } : undefined)).reservations
