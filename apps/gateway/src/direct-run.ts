@@ -45,8 +45,10 @@ export class DirectRun {
     this.renewal.unref()
   }
 
-  /** Runs the task at once, or returns undefined when it has to queue. */
-  /** `waitMs` bounds the wait for Redis; `lastAttempt` says a failure here is final (counted as failed, not retried). */
+  /**
+   * Runs the task at once, or returns undefined when it has to queue. `waitMs` bounds the wait for
+   * Redis; `lastAttempt` says a failure here is final (counted as failed, not retried).
+   */
   async run(task: TaskRequest, pool: string, workerAuth: string, priority: number, signal: AbortSignal, waitMs: number, lastAttempt: boolean): Promise<DirectResult | undefined> {
     const { slots, directory, metrics } = this.deps
     // Bounded: a Redis that does not answer must not hold the request.

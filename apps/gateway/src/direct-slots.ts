@@ -3,7 +3,6 @@ import type { Logger, QueueKeys, RedisKeys, Reservation, SlotLedger, WorkerDirec
 import type { TaskQueues } from './task-queues.js'
 import { withTimeout } from './with-timeout.js'
 
-
 interface Held {
   reservation: Reservation
   reservedAt: number
@@ -28,13 +27,13 @@ interface PoolStock {
  * gives the pool's idle slots back at once, and its direct tasks ask the ledger again, whose guard
  * refuses while anything waits (or waits for a retry). Nothing is held longer than `holdMs`
  * (DIRECT_SLOT_HOLD), so a changed Worker limit, or a task that began to wait without anyone saying
- * so (a stalled task put back), is seen within it; and
- * a slot whose call did not end with an answer is never held: the Worker may still be running it.
+ * so (a stalled task put back), is seen within it. A slot whose call did not end with an answer is
+ * never held: the Worker may still be running it.
  */
 export class DirectSlots {
   private readonly pools = new Map<string, PoolStock>()
   private readonly heldSince = new Map<string, number>()
-  private readonly trimmer: NodeJS.Timeout
+  private readonly trimmer: NodeJS.Timeout | undefined
   /** Pools this gateway queued a task in during the current tick: `slotsWanted` is sent once per tick for them. */
   private readonly wanted = new Set<string>()
   private stopped = false
@@ -55,8 +54,8 @@ export class DirectSlots {
       holdMs: number
     },
   ) {
-    this.trimmer = setInterval(() => this.trim(), Math.max(10, deps.holdMs / 2))
-    this.trimmer.unref()
+    // With holding off (0), nothing is ever idle: no trimming either.
+    if (deps.holdMs > 0) this.trimmer = setInterval(() => this.trim(), Math.max(10, deps.holdMs / 2)).unref()
   }
 
   async start(): Promise<void> {
