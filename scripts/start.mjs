@@ -184,9 +184,27 @@ for (const [name, port] of ports) {
   if (!(await portFree(Number(port)))) fail(`Port ${port} (${name}) is already in use: stop what holds it, or set ${name} to another port.`)
 }
 
+/**
+ * workers.json lists the demo Worker at its default port. On another port, discovery reads a copy
+ * (.data/workers.json) that lists it where it really is, unless WORKERS_FILE names a file of one's own.
+ */
+function pointAtDemoWorker() {
+  const port = env.DEMO_WORKER_PORT ?? '3000'
+  if (env.DEMO_WORKER === 'false' || port === '3000' || env.WORKERS_FILE) return
+  const listed = JSON.parse(readFileSync(join(root, 'workers.json'), 'utf8'))
+  const demo = `http://127.0.0.1:${port}`
+  const urls = listed.map(url => (url.replace(/\/+$/, '') === 'http://127.0.0.1:3000' ? demo : url))
+  if (!urls.includes(demo)) urls.push(demo)
+  mkdirSync(dataDir, { recursive: true })
+  env.WORKERS_FILE = join(dataDir, 'workers.json')
+  writeFileSync(env.WORKERS_FILE, JSON.stringify(urls, null, 2) + '\n')
+  say(`the demo Worker is on port ${port}: discovery reads .data/workers.json, workers.json with that port`)
+}
+
 build()
 ensureKeys()
 await ensureRedis()
+pointAtDemoWorker()
 if (env.DEMO_WORKER !== 'false') {
   service('demo-worker', {
     PORT: env.DEMO_WORKER_PORT ?? '3000',
