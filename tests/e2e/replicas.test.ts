@@ -101,12 +101,7 @@ describe.each(workerKinds())('the slot of an abandoned direct call, against the 
 
   it('is given back, not held, since the Worker may still be running the call', async () => {
     const gateway = cluster.gatewayUrl
-    /** Slots that gateways hold in the ledger (dispatchers' reservations aside). */
-    const heldByGateways = async () => {
-      const ledgers = await cluster.redis.keys(`${cluster.keys.prefix}:*:slots:*`)
-      const members = await Promise.all(ledgers.map(key => cluster.redis.zrange(key, 0, -1)))
-      return members.flat().filter(id => id.startsWith('gateway-')).length
-    }
+    const heldByGateways = async () => (await cluster.gatewayReservations()).length
     expect((await submitTask(gateway, { function: 'hello', contract: 1 }, { lb: LB_KEY, worker: worker.authKey })).status).toBe(200)
     expect(await heldByGateways()).toBe(1)
     const abandon = new AbortController()

@@ -134,6 +134,13 @@ export class Cluster {
     }
   }
 
+  /** The slot reservations gateways hold in the ledger right now (dispatchers' aside). */
+  async gatewayReservations(): Promise<string[]> {
+    const ledgers = await this.redis.keys(`${this.keys.prefix}:*:slots:*`)
+    const members = await Promise.all(ledgers.map(key => this.redis.zrange(key, 0, -1)))
+    return members.flat().filter(id => id.startsWith('gateway-'))
+  }
+
   async stop(): Promise<void> {
     await Promise.all([this.discovery, ...this.dispatchers, ...this.gateways.map(g => g.process)].map(p => p.stop()))
     const stale = await this.redis.keys(`${this.keys.prefix}:*`)
