@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { UnrecoverableError, Worker as QueueWorker, type Job } from 'bullmq'
 import type { Redis } from 'ioredis'
-import { encodeFailure, type Logger, type RedisKeys, type Reservation, type SlotLedger, type TaskJobData, type WorkerDirectory } from '@slotway/shared'
+import { encodeFailure, queueKeysOf, type Logger, type QueueKeys, type RedisKeys, type Reservation, type SlotLedger, type TaskJobData, type WorkerDirectory } from '@slotway/shared'
 import type { CapacitySignal } from './capacity-signal.js'
 import type { Handover, TaskRunner } from './task-runner.js'
 
@@ -44,6 +44,8 @@ interface ActiveTask {
  */
 export class PoolRunner {
   private readonly queueWorker: PoolQueueWorker
+  /** Where the pool's waiting tasks are, for the ledger's starved check. */
+  private readonly queueKeys: QueueKeys
   private readonly active = new Map<string, ActiveTask>()
   private stopping = false
   private loop: Promise<void> | undefined
@@ -60,6 +62,7 @@ export class PoolRunner {
       maxStalledCount: 3,
       drainDelay: 2,
     })
+    this.queueKeys = queueKeysOf(this.queueWorker)
     this.queueWorker.on('error', error => deps.logger.warn('queue worker error', { pool, error: String(error) }))
   }
 
@@ -77,7 +80,7 @@ export class PoolRunner {
       const candidates = directory.readyInPool(this.pool).map(worker => worker.id)
       let reservations: Reservation[] = []
       try {
-        const reserved = await ledger.reserveForQueue(this.pool, candidates, batch, [this.queueWorker.toKey('wait'), this.queueWorker.toKey('prioritized'), this.queueWorker.toKey('delayed')])
+        const reserved = await ledger.reserveForQueue(this.pool, candidates, batch, this.queueKeys)
         reservations = reserved.reservations
         if (reserved.starved) this.askForSlots()
       } catch (error) {

@@ -119,21 +119,20 @@ export class TaskRunner {
     const clientGone = (data.mode === 'sync' || data.mode === 'stream') && Date.now() >= (data.clientDeadline ?? job.timestamp + deps.syncTimeoutMs)
     const finalAttempt = job.attemptsMade + 1 >= attempts || clientGone
     this.measure(job, verdict, startedAt, finalAttempt)
-    if (result.kind === 'streamed') await this.reply(job, { kind: 'stream-end', taskId, ...(result.error ? { error: result.error } : {}) })
-
-    if (verdict.kind === 'done') {
-      const outcome = { ...verdict.outcome, workerId }
-      try {
+    let handedOn = false
+    try {
+      if (result.kind === 'streamed') await this.reply(job, { kind: 'stream-end', taskId, ...(result.error ? { error: result.error } : {}) })
+      if (verdict.kind === 'done') {
+        const outcome = { ...verdict.outcome, workerId }
         if (data.mode === 'webhook') await this.scheduleWebhook(job, outcome)
         // A stream's client already has everything, through the stream frames.
         const [, next] = await Promise.all([result.kind === 'streamed' ? undefined : this.replyOutcome(job, outcome), job.moveToCompleted(outcome, token, handingOver)])
-        if (handingOver && Array.isArray(next) && next[0]) return { next, reservation }
-      } catch (error) {
-        if (handingOver) this.release(reservation)
-        throw error
+        handedOn = handingOver && Array.isArray(next) && Boolean(next[0])
+        return handedOn ? { next: next as unknown[], reservation } : undefined
       }
-      if (handingOver) this.release(reservation)
-      return undefined
+    } finally {
+      // A slot meant for the next task, but no next task (or an error on the way): back to the ledger.
+      if (handingOver && !handedOn) this.release(reservation)
     }
     if (verdict.kind === 'rejected') {
       await this.fail(job, token, { ...verdict.outcome, workerId })

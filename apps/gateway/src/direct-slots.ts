@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis'
-import type { Logger, QueueKeys, RedisKeys, Reservation, SlotLedger, WorkerDirectory } from '@slotway/shared'
+import { queueKeysOf, type Logger, type QueueKeys, type RedisKeys, type Reservation, type SlotLedger, type WorkerDirectory } from '@slotway/shared'
 import type { TaskQueues } from './task-queues.js'
 import { withTimeout } from './with-timeout.js'
 
@@ -15,6 +15,8 @@ interface PoolStock {
   backlog: boolean
   /** Counts backlog signals, so a reservation that was in flight during one does not clear it. */
   signals: number
+  /** Where the pool's waiting tasks are, for the ledger's guard. */
+  queueKeys: QueueKeys
 }
 
 /**
@@ -84,7 +86,7 @@ export class DirectSlots {
     const candidates = this.deps.directory.readyInPool(pool).map(worker => worker.id)
     if (candidates.length === 0) return undefined
     const signalsBefore = stock.signals
-    const reserving = this.deps.ledger.reserve(pool, candidates, '', 1, this.queueKeys(pool))
+    const reserving = this.deps.ledger.reserve(pool, candidates, '', 1, stock.queueKeys)
     let reservation: Reservation | undefined
     try {
       ;[reservation] = await withTimeout(reserving, waitMs)
@@ -176,12 +178,7 @@ export class DirectSlots {
 
   private stock(pool: string): PoolStock {
     let stock = this.pools.get(pool)
-    if (!stock) this.pools.set(pool, (stock = { idle: [], backlog: false, signals: 0 }))
+    if (!stock) this.pools.set(pool, (stock = { idle: [], backlog: false, signals: 0, queueKeys: queueKeysOf(this.deps.queues.get(pool)) }))
     return stock
-  }
-
-  private queueKeys(pool: string): QueueKeys {
-    const queue = this.deps.queues.get(pool)
-    return [queue.toKey('wait'), queue.toKey('prioritized'), queue.toKey('delayed')]
   }
 }

@@ -7,6 +7,11 @@ const script = (name: string) => readFileSync(new URL(`../lua/${name}.lua`, impo
 /** The keys of a pool queue's waiting tasks: its wait list, its prioritized set, and its delayed set (retries in backoff). */
 export type QueueKeys = [waitList: string, prioritized: string, delayed: string]
 
+/** Those keys of a BullMQ queue (or worker) of the pool. */
+export function queueKeysOf(queue: { toKey(type: string): string }): QueueKeys {
+  return [queue.toKey('wait'), queue.toKey('prioritized'), queue.toKey('delayed')]
+}
+
 /** A slot held on one Worker; it must be released exactly once. */
 export interface Reservation {
   id: string
